@@ -1,0 +1,178 @@
+// Package config is the llmux configuration file: its schema (plain structs
+// with YAML tags), secrets interpolated from the environment, and
+// validation that reports every problem at once with file:line and the
+// field's path.
+package config
+
+import "time"
+
+// Config is one llmux configuration file.
+type Config struct {
+	// Listen is the gateway's listen address. Default 127.0.0.1:8080.
+	Listen string `yaml:"listen"`
+	// AdminKey authorizes /admin endpoints. Empty disables them.
+	AdminKey Secret `yaml:"admin_key"`
+	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 32 MiB
+	// (Anthropic's own limit).
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+
+	Accounts    []Account    `yaml:"accounts"`
+	Deployments []Deployment `yaml:"deployments"`
+	Routes      []Route      `yaml:"routes"`
+	Keys        []Key        `yaml:"keys"`
+
+	// Simulator, when present, starts the provider simulator in-process;
+	// accounts with base_url "simulator" point at it.
+	Simulator *Simulator `yaml:"simulator"`
+
+	// Path is the file the config was read from.
+	Path string `yaml:"-"`
+}
+
+// Provider names.
+const (
+	ProviderOpenAI           = "openai"
+	ProviderAzure            = "azure"
+	ProviderAnthropic        = "anthropic"
+	ProviderOpenAICompatible = "openai-compatible"
+)
+
+// SimulatorBaseURL is the base_url value that points an account at the
+// in-process simulator.
+const SimulatorBaseURL = "simulator"
+
+// Account is one set of credentials at a provider.
+type Account struct {
+	Name     string `yaml:"name"`
+	Provider string `yaml:"provider"`
+	// BaseURL as the provider's SDK takes it: https://api.openai.com/v1,
+	// https://api.anthropic.com, https://RESOURCE.openai.azure.com (classic
+	// deployment URLs) or https://RESOURCE.openai.azure.com/openai/v1 (v1
+	// form), or "simulator".
+	BaseURL string `yaml:"base_url"`
+	APIKey  Secret `yaml:"api_key"`
+	// APIVersion is Azure's api-version for classic URLs. Default 2024-10-21.
+	APIVersion string `yaml:"api_version"`
+	// Headers are added to every upstream request (e.g. OpenAI-Organization).
+	Headers map[string]string `yaml:"headers"`
+	// Timeout bounds one upstream request. Default 10m.
+	Timeout time.Duration `yaml:"timeout"`
+
+	Line int `yaml:"-"`
+}
+
+// Deployment is an account × model.
+type Deployment struct {
+	Name    string `yaml:"name"`
+	Account string `yaml:"account"`
+	// Model is the upstream model id; on Azure, the deployment name.
+	Model string `yaml:"model"`
+	// Family names the model family for tokenizers and prompt variants
+	// (e.g. gpt-4o, claude). Defaults to Model.
+	Family        string   `yaml:"family"`
+	ContextWindow int      `yaml:"context_window"`
+	MaxOutput     int      `yaml:"max_output"`
+	Price         Price    `yaml:"price"`
+	Limits        Limits   `yaml:"limits"`
+	Tags          []string `yaml:"tags"`
+	Weight        int      `yaml:"weight"`
+	// Embeddings marks an embeddings model.
+	Embeddings bool `yaml:"embeddings"`
+
+	Line int `yaml:"-"`
+}
+
+// Price is in US dollars per 1M tokens.
+type Price struct {
+	Input  float64 `yaml:"input"`
+	Output float64 `yaml:"output"`
+}
+
+// Limits are per-minute rate limits. Zero means unlimited.
+type Limits struct {
+	RPM  int `yaml:"rpm"`
+	TPM  int `yaml:"tpm"`
+	ITPM int `yaml:"itpm"`
+	OTPM int `yaml:"otpm"`
+}
+
+// Route is what a client writes in model.
+type Route struct {
+	Name        string   `yaml:"name"`
+	Deployments []string `yaml:"deployments"`
+	// Strategy picks among deployments. Default round-robin.
+	Strategy string `yaml:"strategy"`
+	// MaxAttempts bounds tries across deployments. Default: one per
+	// deployment.
+	MaxAttempts int `yaml:"max_attempts"`
+
+	Line int `yaml:"-"`
+}
+
+// Key is a client (virtual) key.
+type Key struct {
+	Name string `yaml:"name"`
+	Key  Secret `yaml:"key"`
+	Tier string `yaml:"tier"`
+	// Routes the key may use; empty means all.
+	Routes []string `yaml:"routes"`
+
+	Line int `yaml:"-"`
+}
+
+// Simulator configures the built-in provider simulator.
+type Simulator struct {
+	// Listen is used by `llmux sim`; inside `llmux serve` the simulator
+	// listens on a free loopback port. Default 127.0.0.1:9090.
+	Listen string `yaml:"listen"`
+	// Seed makes latencies and faults reproducible.
+	Seed int64 `yaml:"seed"`
+	// TimeScale multiplies every simulated delay; 0 means no delay.
+	// Default 1.
+	TimeScale *float64   `yaml:"time_scale"`
+	Latency   SimLatency `yaml:"latency"`
+	Keys      []SimKey   `yaml:"keys"`
+	Faults    []SimFault `yaml:"faults"`
+
+	Line int `yaml:"-"`
+}
+
+// SimLatency is the simulator's latency model: time to first token drawn
+// from a log-normal with the given median and p99, capped at Max; then
+// tokens at TokensPerSecond.
+type SimLatency struct {
+	TTFTMedian      time.Duration `yaml:"ttft_median"`
+	TTFTP99         time.Duration `yaml:"ttft_p99"`
+	TTFTMax         time.Duration `yaml:"ttft_max"`
+	TokensPerSecond float64       `yaml:"tokens_per_second"`
+}
+
+// SimKey is one simulated account key with its provider's limits.
+type SimKey struct {
+	Key      Secret `yaml:"key"`
+	Provider string `yaml:"provider"` // openai | azure | anthropic
+	RPM      int    `yaml:"rpm"`
+	TPM      int    `yaml:"tpm"`
+	ITPM     int    `yaml:"itpm"`
+	OTPM     int    `yaml:"otpm"`
+
+	Line int `yaml:"-"`
+}
+
+// SimFault injects failures.
+type SimFault struct {
+	// Kind is one of status, reset, stall, slow_first_token, garbage.
+	Kind string `yaml:"kind"`
+	// Status for kind status (e.g. 500, 503, 529).
+	Status int `yaml:"status"`
+	// Rate is the probability a request gets the fault (0..1].
+	Rate float64 `yaml:"rate"`
+	// Key limits the fault to one simulated key; empty means all.
+	Key string `yaml:"key"`
+	// AfterTokens is where a stream stalls or is reset.
+	AfterTokens int `yaml:"after_tokens"`
+	// Delay is the stall or slow-first-token duration.
+	Delay time.Duration `yaml:"delay"`
+
+	Line int `yaml:"-"`
+}
