@@ -1,7 +1,3 @@
-// Package config is the llmux configuration file: its schema (plain structs
-// with YAML tags), secrets interpolated from the environment, and
-// validation that reports every problem at once with file:line and the
-// field's path.
 package config
 
 import "time"
@@ -13,7 +9,7 @@ type Config struct {
 	// AdminKey authorizes /admin endpoints. Empty disables them.
 	AdminKey Secret `yaml:"admin_key"`
 	// MaxBodyBytes bounds request bodies; larger ones get 413. Default 32 MiB
-	// (Anthropic's own limit).
+	// (Anthropic's own limit); must be > 0 when set.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 
 	Accounts    []Account    `yaml:"accounts"`
@@ -41,6 +37,19 @@ const (
 // in-process simulator.
 const SimulatorBaseURL = "simulator"
 
+// StrategyRoundRobin is the route strategy that takes deployments in turn.
+// It is the default and, for now, the only one.
+const StrategyRoundRobin = "round-robin"
+
+// Simulator fault kinds.
+const (
+	FaultStatus         = "status"           // answer with SimFault.Status
+	FaultReset          = "reset"            // drop the connection after AfterTokens
+	FaultStall          = "stall"            // stop streaming after AfterTokens for Delay
+	FaultSlowFirstToken = "slow_first_token" // add Delay before the first token
+	FaultGarbage        = "garbage"          // answer with a body that does not parse
+)
+
 // Account is one set of credentials at a provider.
 type Account struct {
 	Name     string `yaml:"name"`
@@ -55,7 +64,8 @@ type Account struct {
 	APIVersion string `yaml:"api_version"`
 	// Headers are added to every upstream request (e.g. OpenAI-Organization).
 	Headers map[string]string `yaml:"headers"`
-	// Timeout bounds one upstream request. Default 10m.
+	// Timeout bounds one upstream request. Default 10m; an explicit 0
+	// means no timeout.
 	Timeout time.Duration `yaml:"timeout"`
 
 	Line int `yaml:"-"`
@@ -75,7 +85,9 @@ type Deployment struct {
 	Price         Price    `yaml:"price"`
 	Limits        Limits   `yaml:"limits"`
 	Tags          []string `yaml:"tags"`
-	Weight        int      `yaml:"weight"`
+	// Weight is the deployment's relative share of its routes' traffic.
+	// Default 1; an explicit 0 takes it out of rotation.
+	Weight int `yaml:"weight"`
 	// Embeddings marks an embeddings model.
 	Embeddings bool `yaml:"embeddings"`
 
@@ -102,8 +114,8 @@ type Route struct {
 	Deployments []string `yaml:"deployments"`
 	// Strategy picks among deployments. Default round-robin.
 	Strategy string `yaml:"strategy"`
-	// MaxAttempts bounds tries across deployments. Default: one per
-	// deployment.
+	// MaxAttempts bounds tries across deployments. Default (and 0): one
+	// per deployment, i.e. len(Deployments).
 	MaxAttempts int `yaml:"max_attempts"`
 
 	Line int `yaml:"-"`
@@ -167,7 +179,8 @@ type SimFault struct {
 	Status int `yaml:"status"`
 	// Rate is the probability a request gets the fault (0..1].
 	Rate float64 `yaml:"rate"`
-	// Key limits the fault to one simulated key; empty means all.
+	// Key limits the fault to one simulated key (its value, so treat it as
+	// a secret); empty means all.
 	Key string `yaml:"key"`
 	// AfterTokens is where a stream stalls or is reset.
 	AfterTokens int `yaml:"after_tokens"`
@@ -175,4 +188,34 @@ type SimFault struct {
 	Delay time.Duration `yaml:"delay"`
 
 	Line int `yaml:"-"`
+}
+
+// Account returns the account named name. The pointer aliases c.
+func (c *Config) Account(name string) (*Account, bool) {
+	for i := range c.Accounts {
+		if c.Accounts[i].Name == name {
+			return &c.Accounts[i], true
+		}
+	}
+	return nil, false
+}
+
+// Deployment returns the deployment named name. The pointer aliases c.
+func (c *Config) Deployment(name string) (*Deployment, bool) {
+	for i := range c.Deployments {
+		if c.Deployments[i].Name == name {
+			return &c.Deployments[i], true
+		}
+	}
+	return nil, false
+}
+
+// Route returns the route named name. The pointer aliases c.
+func (c *Config) Route(name string) (*Route, bool) {
+	for i := range c.Routes {
+		if c.Routes[i].Name == name {
+			return &c.Routes[i], true
+		}
+	}
+	return nil, false
 }

@@ -18,7 +18,7 @@ type MessagesRequest struct {
 	Model         string          `json:"model"`
 	MaxTokens     *int            `json:"max_tokens,omitempty"`
 	Messages      []Message       `json:"messages"`
-	System        System          `json:"system,omitempty"`
+	System        System          `json:"system,omitzero"`
 	StopSequences []string        `json:"stop_sequences,omitempty"`
 	Temperature   *float64        `json:"temperature,omitempty"`
 	TopP          *float64        `json:"top_p,omitempty"`
@@ -43,7 +43,7 @@ type System struct {
 	Blocks []ContentBlock
 }
 
-// IsZero reports whether no system prompt was given (for omitempty).
+// IsZero reports whether no system prompt was given (for omitzero).
 func (s System) IsZero() bool { return s.Text == nil && s.Blocks == nil }
 
 // String returns the system text, blocks joined by blank lines.

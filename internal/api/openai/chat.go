@@ -26,7 +26,7 @@ type ChatRequest struct {
 	ResponseFormat      json.RawMessage `json:"response_format,omitempty"`
 	Temperature         *float64        `json:"temperature,omitempty"`
 	TopP                *float64        `json:"top_p,omitempty"`
-	Stop                Stop            `json:"stop,omitempty"`
+	Stop                Stop            `json:"stop,omitzero"`
 	N                   *int            `json:"n,omitempty"`
 	User                string          `json:"user,omitempty"`
 	SafetyIdentifier    string          `json:"safety_identifier,omitempty"`
@@ -144,6 +144,10 @@ type ContentPart struct {
 	ImageURL   *ImageURL       `json:"image_url,omitempty"`
 	InputAudio json.RawMessage `json:"input_audio,omitempty"`
 	File       json.RawMessage `json:"file,omitempty"`
+	// CacheControl is not part of the OpenAI API; clients that target
+	// Anthropic through an OpenAI-compatible gateway (LiteLLM's
+	// convention) set it, and translation to Anthropic keeps it.
+	CacheControl json.RawMessage `json:"cache_control,omitempty"`
 }
 
 // ImageURL is an image_url part's payload: an https URL or a data URL.
@@ -192,7 +196,7 @@ type Stop struct {
 // StopList returns a Stop that encodes as a list.
 func StopList(s []string) Stop { return Stop{List: s} }
 
-// IsZero reports whether no stop was given (for omitempty).
+// IsZero reports whether no stop was given (for omitzero).
 func (s Stop) IsZero() bool { return s.List == nil }
 
 // MarshalJSON encodes a string or a list.
@@ -242,6 +246,9 @@ type ChatResponse struct {
 	ServiceTier       string   `json:"service_tier,omitempty"`
 	Choices           []Choice `json:"choices"`
 	Usage             *Usage   `json:"usage,omitempty"`
+	// PromptFilterResults is Azure OpenAI's per-prompt content filter
+	// annotation (providers.md §5.7); OpenAI never sends it.
+	PromptFilterResults json.RawMessage `json:"prompt_filter_results,omitempty"`
 }
 
 // Choice is one completion choice.
@@ -250,6 +257,9 @@ type Choice struct {
 	Message      ResponseMessage `json:"message"`
 	Logprobs     json.RawMessage `json:"logprobs"`
 	FinishReason string          `json:"finish_reason"`
+	// ContentFilterResults is Azure OpenAI's per-choice content filter
+	// annotation; OpenAI never sends it.
+	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
 }
 
 // ResponseMessage is the assistant message in a Choice. Content is null
@@ -276,6 +286,9 @@ type Usage struct {
 type PromptTokensDetails struct {
 	CachedTokens int `json:"cached_tokens"`
 	AudioTokens  int `json:"audio_tokens"`
+	// CacheWriteTokens counts prompt tokens written to the cache (2026
+	// snapshot; billed for the newest models). Omitted when zero.
+	CacheWriteTokens int `json:"cache_write_tokens,omitempty"`
 }
 
 // CompletionTokensDetails breaks completion tokens down.
@@ -297,6 +310,9 @@ type ChatChunk struct {
 	SystemFingerprint string          `json:"system_fingerprint,omitempty"`
 	Choices           []ChunkChoice   `json:"choices"`
 	Usage             json.RawMessage `json:"usage,omitempty"`
+	// PromptFilterResults is set on Azure OpenAI's first chunk, which has
+	// empty choices (providers.md §5.7).
+	PromptFilterResults json.RawMessage `json:"prompt_filter_results,omitempty"`
 }
 
 // ChunkChoice is one choice's delta in a chunk.
@@ -305,6 +321,9 @@ type ChunkChoice struct {
 	Delta        Delta           `json:"delta"`
 	Logprobs     json.RawMessage `json:"logprobs"`
 	FinishReason *string         `json:"finish_reason"`
+	// ContentFilterResults is Azure OpenAI's per-chunk content filter
+	// annotation; OpenAI never sends it.
+	ContentFilterResults json.RawMessage `json:"content_filter_results,omitempty"`
 }
 
 // Delta is the incremental message in a chunk.

@@ -1,0 +1,13 @@
+package main
+
+import (
+	"io"
+
+	"github.com/spf13/cobra"
+)
+
+func benchCmd(stdout, stderr io.Writer) *cobra.Command {
+	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print their conditions and results"}
+	cmd.AddCommand(benchOverheadCmd(stdout))
+	return cmd
+}

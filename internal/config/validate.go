@@ -1,0 +1,545 @@
+package config
+
+import (
+	"fmt"
+	"maps"
+	"net"
+	"net/url"
+	"regexp"
+	"slices"
+	"strings"
+	"time"
+	"unicode"
+)
+
+// Validate checks c as Parse does after applying defaults, and returns
+// Problems listing everything wrong, or nil. It expects defaults already
+// applied (a zero Strategy or Listen is a problem here) and locates
+// problems by the items' Line fields, so it suits configs built in code;
+// files go through Load or Parse, which locate each field exactly.
+func (c *Config) Validate() error {
+	if ps := validate(c, c.Path, newPositions()); len(ps) > 0 {
+		ps.sort()
+		return ps
+	}
+	return nil
+}
+
+// validate runs every check on c. pos says where fields were written;
+// it may be empty.
+func validate(c *Config, file string, pos *positions) Problems {
+	v := &validator{c: c, file: file, pos: pos}
+	v.itemLines()
+	v.top()
+	accounts := v.accounts()
+	deployments := v.deployments(accounts)
+	routes := v.routes(deployments)
+	v.keys(routes)
+	v.simulator()
+	return v.probs
+}
+
+const (
+	providers    = "openai, azure, anthropic, openai-compatible"
+	simProviders = "openai, azure, anthropic"
+	faultKinds   = "status, reset, stall, slow_first_token, garbage"
+)
+
+// azureVersion is an Azure api-version: a date, optionally -preview.
+var azureVersion = regexp.MustCompile(`^\d{4}-\d{2}-\d{2}(-preview)?$`)
+
+type validator struct {
+	c     *Config
+	file  string
+	pos   *positions
+	probs Problems
+}
+
+// add reports a problem with the field at path, unless decoding already
+// reported one there.
+func (v *validator) add(path, format string, args ...any) {
+	v.addAt(path, path, format, args...)
+}
+
+// addAt is add with the line taken from another path, for a problem in a
+// map key, which is not a field of its own.
+func (v *validator) addAt(path, at, format string, args ...any) {
+	if v.pos.isBad(path) {
+		return
+	}
+	v.probs = append(v.probs, Problem{
+		File:    v.file,
+		Line:    v.pos.line(at),
+		Field:   path,
+		Message: fmt.Sprintf(format, args...),
+	})
+}
+
+// str shows the string value of the field at path; a value that came from
+// the environment is shown as written in the file.
+func (v *validator) str(path, s string) string {
+	if src, ok := v.pos.source[path]; ok {
+		return quote(src)
+	}
+	return quote(s)
+}
+
+// num shows the number (or duration) at path like str.
+func (v *validator) num(path string, n any) string {
+	if src, ok := v.pos.source[path]; ok {
+		return quote(src)
+	}
+	return fmt.Sprint(n)
+}
+
+// itemLines makes list items built in code (no file positions) locatable
+// by their Line fields.
+func (v *validator) itemLines() {
+	set := func(path string, line int) {
+		if _, ok := v.pos.lines[path]; !ok && line > 0 {
+			v.pos.lines[path] = line
+		}
+	}
+	c := v.c
+	for i, a := range c.Accounts {
+		set(fmt.Sprintf("accounts[%d]", i), a.Line)
+	}
+	for i, d := range c.Deployments {
+		set(fmt.Sprintf("deployments[%d]", i), d.Line)
+	}
+	for i, r := range c.Routes {
+		set(fmt.Sprintf("routes[%d]", i), r.Line)
+	}
+	for i, k := range c.Keys {
+		set(fmt.Sprintf("keys[%d]", i), k.Line)
+	}
+	if s := c.Simulator; s != nil {
+		set("simulator", s.Line)
+		for i, k := range s.Keys {
+			set(fmt.Sprintf("simulator.keys[%d]", i), k.Line)
+		}
+		for i, f := range s.Faults {
+			set(fmt.Sprintf("simulator.faults[%d]", i), f.Line)
+		}
+	}
+}
+
+func (v *validator) required(path, s string) bool {
+	if s == "" {
+		v.add(path, "required")
+		return false
+	}
+	return true
+}
+
+// unique reports an empty or repeated value; seen maps values to where
+// they were first written, and where names this item for later ones.
+func (v *validator) unique(path, s string, seen map[string]string, where string) bool {
+	if !v.required(path, s) {
+		return false
+	}
+	if first, dup := seen[s]; dup {
+		v.add(path, "duplicate %s (also %s)", v.str(path, s), first)
+		return false
+	}
+	seen[s] = where
+	return true
+}
+
+// atLeast0 reports a negative number or duration.
+func atLeast0[T int | int64 | float64 | time.Duration](v *validator, path string, n T) {
+	if n < 0 {
+		v.add(path, "must be >= 0, got %s", v.num(path, n))
+	}
+}
+
+func above0[T int | int64](v *validator, path string, n T) {
+	if n <= 0 {
+		v.add(path, "must be > 0, got %s", v.num(path, n))
+	}
+}
+
+func (v *validator) listen(path, addr string) {
+	if _, _, err := net.SplitHostPort(addr); err != nil {
+		v.add(path, "%s is not a host:port address", v.str(path, addr))
+	}
+}
+
+func (v *validator) top() {
+	v.listen("listen", v.c.Listen)
+	above0(v, "max_body_bytes", v.c.MaxBodyBytes)
+	for i, k := range v.c.Keys {
+		if v.c.AdminKey != "" && k.Key == v.c.AdminKey {
+			v.add("admin_key", "same value as keys[%d].key; the admin key must be a key of its own", i)
+			break
+		}
+	}
+	for _, s := range []struct {
+		path, what string
+		n          int
+	}{
+		{"accounts", "account", len(v.c.Accounts)},
+		{"deployments", "deployment", len(v.c.Deployments)},
+		{"routes", "route", len(v.c.Routes)},
+		{"keys", "key", len(v.c.Keys)},
+	} {
+		if s.n == 0 {
+			v.add(s.path, "at least one %s is required", s.what)
+		}
+	}
+}
+
+// accounts checks every account and returns them by name.
+func (v *validator) accounts() map[string]*Account {
+	byName := map[string]*Account{}
+	seen := map[string]string{}
+	for i := range v.c.Accounts {
+		a := &v.c.Accounts[i]
+		p := fmt.Sprintf("accounts[%d]", i)
+		if v.unique(p+".name", a.Name, seen, p) {
+			byName[a.Name] = a
+		}
+		v.account(p, a)
+	}
+	return byName
+}
+
+func (v *validator) account(p string, a *Account) {
+	switch a.Provider {
+	case ProviderOpenAI, ProviderAzure, ProviderAnthropic, ProviderOpenAICompatible:
+	case "":
+		v.add(p+".provider", "required; allowed: %s", providers)
+	default:
+		v.add(p+".provider", "%s is not a provider; allowed: %s", v.str(p+".provider", a.Provider), providers)
+	}
+	sim := a.BaseURL == SimulatorBaseURL
+	switch {
+	case a.BaseURL == "":
+		v.add(p+".base_url", "required")
+	case sim && v.c.Simulator == nil:
+		v.add(p+".base_url", `"simulator" needs a simulator section`)
+	case !sim && !httpURL(a.BaseURL):
+		v.add(p+".base_url", `%s is not an absolute http(s) URL or "simulator"`, v.url(p+".base_url", a.BaseURL))
+	}
+	if a.APIKey == "" && (a.Provider != ProviderOpenAICompatible || sim) {
+		v.add(p+".api_key", "required")
+	}
+	v.apiVersion(p, a)
+	atLeast0(v, p+".timeout", a.Timeout)
+	v.headers(p+".headers", a.Headers)
+	if sim && v.c.Simulator != nil && a.APIKey != "" {
+		v.simAccount(p, a)
+	}
+}
+
+func httpURL(s string) bool {
+	u, err := url.Parse(s)
+	return err == nil && (u.Scheme == "http" || u.Scheme == "https") && u.Host != ""
+}
+
+// url shows a URL like str, with any password redacted.
+func (v *validator) url(path, s string) string {
+	if u, err := url.Parse(s); err == nil && u.User != nil {
+		s = u.Redacted()
+	}
+	return v.str(path, s)
+}
+
+// azureClassic reports whether an Azure base URL is the classic
+// (deployment-path, api-version) form rather than /openai/v1.
+func azureClassic(baseURL string) bool {
+	return !strings.HasSuffix(strings.TrimRight(baseURL, "/"), "/openai/v1")
+}
+
+func (v *validator) apiVersion(p string, a *Account) {
+	path := p + ".api_version"
+	if a.Provider != ProviderAzure || !azureClassic(a.BaseURL) {
+		if a.APIVersion != "" && validProvider(a.Provider) {
+			v.add(path, "only used by azure accounts with a classic base_url (not .../openai/v1)")
+		}
+		return
+	}
+	if !v.required(path, a.APIVersion) {
+		return
+	}
+	_, err := time.Parse(time.DateOnly, a.APIVersion[:min(10, len(a.APIVersion))])
+	if !azureVersion.MatchString(a.APIVersion) || err != nil {
+		v.add(path, `%s is not a date like "2024-10-21" or "2025-04-01-preview"`, v.str(path, a.APIVersion))
+	}
+}
+
+// headers checks names and values; values are never shown, since headers
+// may carry credentials.
+func (v *validator) headers(path string, h map[string]string) {
+	for _, name := range slices.Sorted(maps.Keys(h)) {
+		p := join(path, name)
+		if !headerName(name) {
+			v.addAt(path, p, "%s is not a valid header name", quote(name))
+		}
+		if strings.ContainsAny(h[name], "\r\n\x00") {
+			v.add(p, "value contains a line break or NUL")
+		}
+	}
+}
+
+// headerName reports whether s is an HTTP token (RFC 9110).
+func headerName(s string) bool {
+	if s == "" {
+		return false
+	}
+	for _, c := range []byte(s) {
+		ok := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z' || '0' <= c && c <= '9' ||
+			strings.IndexByte("!#$%&'*+-.^_`|~", c) >= 0
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
+// simAccount checks an account served by the in-process simulator: its
+// key must be a simulator key of the same provider.
+func (v *validator) simAccount(p string, a *Account) {
+	i := v.simKey(a.APIKey.Reveal())
+	if i < 0 {
+		v.add(p+".api_key", "not one of simulator.keys")
+		return
+	}
+	k := v.c.Simulator.Keys[i]
+	if k.Provider == a.Provider || a.Provider == ProviderOpenAICompatible && k.Provider == ProviderOpenAI {
+		return
+	}
+	if !validSimProvider(k.Provider) || !validProvider(a.Provider) {
+		return // reported elsewhere
+	}
+	v.add(p+".provider", "%s does not match simulator.keys[%d].provider %s",
+		v.str(p+".provider", a.Provider), i, quote(k.Provider))
+}
+
+// simKey returns the index of the simulator key with value key, or -1.
+func (v *validator) simKey(key string) int {
+	for i, k := range v.c.Simulator.Keys {
+		if k.Key.Reveal() == key {
+			return i
+		}
+	}
+	return -1
+}
+
+func validProvider(p string) bool {
+	return validSimProvider(p) || p == ProviderOpenAICompatible
+}
+
+func validSimProvider(p string) bool {
+	return p == ProviderOpenAI || p == ProviderAzure || p == ProviderAnthropic
+}
+
+// deployments checks every deployment and returns them by name.
+func (v *validator) deployments(accounts map[string]*Account) map[string]*Deployment {
+	byName := map[string]*Deployment{}
+	seen := map[string]string{}
+	for i := range v.c.Deployments {
+		d := &v.c.Deployments[i]
+		p := fmt.Sprintf("deployments[%d]", i)
+		if v.unique(p+".name", d.Name, seen, p) {
+			byName[d.Name] = d
+		}
+		v.deployment(p, d, accounts)
+	}
+	return byName
+}
+
+func (v *validator) deployment(p string, d *Deployment, accounts map[string]*Account) {
+	var a *Account
+	if v.required(p+".account", d.Account) {
+		if a = accounts[d.Account]; a == nil {
+			v.add(p+".account", "%s is not defined in accounts", v.str(p+".account", d.Account))
+		}
+	}
+	v.required(p+".model", d.Model)
+	above0(v, p+".context_window", d.ContextWindow)
+	if d.Embeddings {
+		atLeast0(v, p+".max_output", d.MaxOutput)
+	} else {
+		above0(v, p+".max_output", d.MaxOutput)
+	}
+	if d.ContextWindow > 0 && d.MaxOutput > d.ContextWindow {
+		v.add(p+".max_output", "%s exceeds context_window %s",
+			v.num(p+".max_output", d.MaxOutput), v.num(p+".context_window", d.ContextWindow))
+	}
+	atLeast0(v, p+".price.input", d.Price.Input)
+	atLeast0(v, p+".price.output", d.Price.Output)
+	l := d.Limits
+	v.limits(p+".limits", l.RPM, l.TPM, l.ITPM, l.OTPM)
+	if a != nil {
+		v.providerLimits(p+".limits", a.Provider, l.TPM, l.ITPM, l.OTPM)
+	}
+	atLeast0(v, p+".weight", d.Weight)
+}
+
+func (v *validator) limits(p string, rpm, tpm, itpm, otpm int) {
+	atLeast0(v, p+".rpm", rpm)
+	atLeast0(v, p+".tpm", tpm)
+	atLeast0(v, p+".itpm", itpm)
+	atLeast0(v, p+".otpm", otpm)
+}
+
+// providerLimits checks that limits are the kind the provider enforces:
+// Anthropic counts input and output tokens apart, the others together.
+func (v *validator) providerLimits(p, provider string, tpm, itpm, otpm int) {
+	switch {
+	case provider == ProviderAnthropic:
+		if tpm > 0 {
+			v.add(p+".tpm", "anthropic limits are itpm/otpm")
+		}
+	case validProvider(provider):
+		if itpm > 0 {
+			v.add(p+".itpm", "%s limits are rpm/tpm; itpm/otpm are anthropic's", provider)
+		}
+		if otpm > 0 {
+			v.add(p+".otpm", "%s limits are rpm/tpm; itpm/otpm are anthropic's", provider)
+		}
+	}
+}
+
+// routes checks every route and returns the names.
+func (v *validator) routes(deployments map[string]*Deployment) map[string]bool {
+	names := map[string]bool{}
+	seen := map[string]string{}
+	for i := range v.c.Routes {
+		r := &v.c.Routes[i]
+		p := fmt.Sprintf("routes[%d]", i)
+		if v.unique(p+".name", r.Name, seen, p) {
+			names[r.Name] = true
+			if strings.ContainsFunc(r.Name, unicode.IsSpace) {
+				v.add(p+".name", "%s contains whitespace", v.str(p+".name", r.Name))
+			}
+		}
+		v.routeDeployments(p, r, deployments)
+		if r.Strategy != StrategyRoundRobin {
+			v.add(p+".strategy", "%s is not supported; allowed: %s", v.str(p+".strategy", r.Strategy), StrategyRoundRobin)
+		}
+		atLeast0(v, p+".max_attempts", r.MaxAttempts)
+	}
+	return names
+}
+
+func (v *validator) routeDeployments(p string, r *Route, deployments map[string]*Deployment) {
+	if len(r.Deployments) == 0 {
+		v.add(p+".deployments", "at least one deployment is required")
+		return
+	}
+	seen := map[string]string{}
+	var embeddings, chat string
+	for j, name := range r.Deployments {
+		dp := fmt.Sprintf("%s.deployments[%d]", p, j)
+		if !v.unique(dp, name, seen, dp) {
+			continue
+		}
+		switch d := deployments[name]; {
+		case d == nil:
+			v.add(dp, "%s is not defined in deployments", v.str(dp, name))
+		case d.Embeddings && embeddings == "":
+			embeddings = name
+		case !d.Embeddings && chat == "":
+			chat = name
+		}
+	}
+	if embeddings != "" && chat != "" {
+		v.add(p+".deployments", "mixes embeddings (%s) and chat (%s) deployments", quote(embeddings), quote(chat))
+	}
+}
+
+func (v *validator) keys(routes map[string]bool) {
+	names := map[string]string{}
+	values := map[string]string{}
+	for i, k := range v.c.Keys {
+		p := fmt.Sprintf("keys[%d]", i)
+		v.unique(p+".name", k.Name, names, p)
+		v.secret(p+".key", k.Key, values, p)
+		for j, r := range k.Routes {
+			rp := fmt.Sprintf("%s.routes[%d]", p, j)
+			if v.required(rp, r) && !routes[r] {
+				v.add(rp, "%s is not defined in routes", v.str(rp, r))
+			}
+		}
+	}
+}
+
+// secret reports an empty or repeated key, without showing it.
+func (v *validator) secret(path string, s Secret, seen map[string]string, where string) {
+	if !v.required(path, s.Reveal()) {
+		return
+	}
+	if first, dup := seen[s.Reveal()]; dup {
+		v.add(path, "duplicate key value (also %s)", first)
+		return
+	}
+	seen[s.Reveal()] = where
+}
+
+func (v *validator) simulator() {
+	s := v.c.Simulator
+	if s == nil {
+		return
+	}
+	v.listen("simulator.listen", s.Listen)
+	if s.TimeScale != nil {
+		atLeast0(v, "simulator.time_scale", *s.TimeScale)
+	}
+	v.latency("simulator.latency", s.Latency)
+	values := map[string]string{}
+	for i, k := range s.Keys {
+		p := fmt.Sprintf("simulator.keys[%d]", i)
+		v.secret(p+".key", k.Key, values, p)
+		switch {
+		case k.Provider == "":
+			v.add(p+".provider", "required; allowed: %s", simProviders)
+		case !validSimProvider(k.Provider):
+			v.add(p+".provider", "%s is not a simulator provider; allowed: %s", v.str(p+".provider", k.Provider), simProviders)
+		}
+		v.limits(p, k.RPM, k.TPM, k.ITPM, k.OTPM)
+		v.providerLimits(p, k.Provider, k.TPM, k.ITPM, k.OTPM)
+	}
+	for i, f := range s.Faults {
+		v.fault(fmt.Sprintf("simulator.faults[%d]", i), f)
+	}
+}
+
+func (v *validator) latency(p string, l SimLatency) {
+	atLeast0(v, p+".ttft_median", l.TTFTMedian)
+	atLeast0(v, p+".ttft_p99", l.TTFTP99)
+	atLeast0(v, p+".ttft_max", l.TTFTMax)
+	atLeast0(v, p+".tokens_per_second", l.TokensPerSecond)
+	if l.TTFTMedian > 0 && l.TTFTP99 > 0 && l.TTFTP99 < l.TTFTMedian {
+		v.add(p+".ttft_p99", "%s is less than ttft_median %s",
+			v.num(p+".ttft_p99", l.TTFTP99), v.num(p+".ttft_median", l.TTFTMedian))
+	}
+}
+
+func (v *validator) fault(p string, f SimFault) {
+	switch f.Kind {
+	case FaultStatus, FaultReset, FaultStall, FaultSlowFirstToken, FaultGarbage:
+	case "":
+		v.add(p+".kind", "required; allowed: %s", faultKinds)
+	default:
+		v.add(p+".kind", "%s is not a fault kind; allowed: %s", v.str(p+".kind", f.Kind), faultKinds)
+	}
+	switch {
+	case f.Kind == FaultStatus && f.Status == 0:
+		v.add(p+".status", "required for kind status")
+	case f.Kind == FaultStatus && (f.Status < 400 || f.Status > 599):
+		v.add(p+".status", "%s is not in 400..599", v.num(p+".status", f.Status))
+	case f.Kind != FaultStatus && f.Status != 0:
+		v.add(p+".status", "only used by kind status")
+	}
+	if !(f.Rate > 0 && f.Rate <= 1) {
+		v.add(p+".rate", "must be in (0, 1], got %s", v.num(p+".rate", f.Rate))
+	}
+	// The key is a simulator key's value: never shown.
+	if f.Key != "" && v.simKey(f.Key) < 0 {
+		v.add(p+".key", "not one of simulator.keys")
+	}
+	atLeast0(v, p+".after_tokens", f.AfterTokens)
+	atLeast0(v, p+".delay", f.Delay)
+}

@@ -1,0 +1,182 @@
+package gateway
+
+import (
+	"log/slog"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/health"
+	"github.com/llmux/llmux/internal/provider"
+	"github.com/llmux/llmux/internal/router"
+)
+
+// Options are a Gateway's parts. Nil fields get documented defaults.
+type Options struct {
+	// Config is validated configuration; required.
+	Config *config.Config
+	// Client sends upstream requests. Default: a client with a tuned
+	// transport (see NewHTTPClient).
+	Client *http.Client
+	// Logger receives one line per request. Default slog.Default().
+	Logger *slog.Logger
+	// Registry receives the gateway's metrics. Default: a new registry.
+	Registry *prometheus.Registry
+	// Now is the clock. Default time.Now.
+	Now func() time.Time
+}
+
+// Gateway serves the client APIs. Create it with New.
+type Gateway struct {
+	cfg       *config.Config
+	log       *slog.Logger
+	now       func() time.Time
+	router    *router.Router
+	health    *health.Tracker
+	upstreams map[string]*upstream
+	keys      map[string]*config.Key
+	metrics   *metrics
+	registry  *prometheus.Registry
+	ids       *idSource
+	started   time.Time
+	mux       *http.ServeMux
+}
+
+// upstream is one deployment with the adapter of its account.
+type upstream struct {
+	dep     *config.Deployment
+	adapter provider.Adapter
+}
+
+// New builds a Gateway.
+func New(opt Options) (*Gateway, error) {
+	if opt.Client == nil {
+		opt.Client = NewHTTPClient()
+	}
+	if opt.Logger == nil {
+		opt.Logger = slog.Default()
+	}
+	if opt.Registry == nil {
+		opt.Registry = prometheus.NewRegistry()
+	}
+	if opt.Now == nil {
+		opt.Now = time.Now
+	}
+	g := &Gateway{
+		cfg:       opt.Config,
+		log:       opt.Logger,
+		now:       opt.Now,
+		health:    health.NewTracker(opt.Now),
+		upstreams: make(map[string]*upstream),
+		keys:      make(map[string]*config.Key),
+		registry:  opt.Registry,
+		ids:       newIDSource(),
+		started:   opt.Now(),
+	}
+	if err := g.buildUpstreams(opt.Client); err != nil {
+		return nil, err
+	}
+	r, err := router.New(opt.Config, g.health)
+	if err != nil {
+		return nil, err
+	}
+	g.router = r
+	for i := range opt.Config.Keys {
+		k := &opt.Config.Keys[i]
+		g.keys[k.Key.Reveal()] = k
+	}
+	g.metrics = newMetrics(opt.Registry)
+	g.mux = g.routes()
+	return g, nil
+}
+
+func (g *Gateway) buildUpstreams(client *http.Client) error {
+	adapters := make(map[string]provider.Adapter, len(g.cfg.Accounts))
+	for _, acc := range g.cfg.Accounts {
+		a, err := provider.New(acc, client)
+		if err != nil {
+			return err
+		}
+		adapters[acc.Name] = a
+	}
+	for i := range g.cfg.Deployments {
+		d := &g.cfg.Deployments[i]
+		a, ok := adapters[d.Account]
+		if !ok {
+			return &configError{what: "deployment " + d.Name + ": unknown account " + d.Account}
+		}
+		g.upstreams[d.Name] = &upstream{dep: d, adapter: a}
+	}
+	return nil
+}
+
+type configError struct{ what string }
+
+func (e *configError) Error() string { return "gateway: " + e.what }
+
+func (g *Gateway) routes() *http.ServeMux {
+	mux := http.NewServeMux()
+	mux.HandleFunc("POST /v1/chat/completions", g.handleChat(formatOpenAI))
+	mux.HandleFunc("POST /v1/messages", g.handleChat(formatAnthropic))
+	mux.HandleFunc("POST /v1/embeddings", g.handleEmbeddings)
+	mux.HandleFunc("GET /v1/models", g.handleModels)
+	mux.HandleFunc("GET /healthz", g.handleHealthz)
+	mux.HandleFunc("GET /readyz", g.handleReadyz)
+	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))
+	// Known paths with the wrong method get 405 in the client's format;
+	// anything else 404.
+	mux.HandleFunc("/v1/chat/completions", g.methodNotAllowed(formatOpenAI, "POST"))
+	mux.HandleFunc("/v1/messages", g.methodNotAllowed(formatAnthropic, "POST"))
+	mux.HandleFunc("/v1/embeddings", g.methodNotAllowed(formatOpenAI, "POST"))
+	mux.HandleFunc("/v1/models", g.methodNotAllowed(formatOpenAI, "GET"))
+	mux.HandleFunc("/", g.notFound)
+	return mux
+}
+
+// ServeHTTP stamps the request id and dispatches.
+func (g *Gateway) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set(headerRequestID, g.ids.next())
+	g.mux.ServeHTTP(w, r)
+}
+
+// NewHTTPClient returns the upstream client: many idle connections per
+// host (one account takes most of the traffic), HTTP/2 when offered, no
+// overall timeout (streams are long; per-account timeouts apply).
+func NewHTTPClient() *http.Client {
+	t := http.DefaultTransport.(*http.Transport).Clone()
+	t.MaxIdleConns = 1024
+	t.MaxIdleConnsPerHost = 256
+	t.IdleConnTimeout = 90 * time.Second
+	t.ResponseHeaderTimeout = 0
+	return &http.Client{Transport: t}
+}
+
+func (g *Gateway) handleHealthz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	w.Write([]byte(`{"status":"ok"}`))
+}
+
+// handleReadyz reports ready when every route has at least one deployment
+// out of cooldown.
+func (g *Gateway) handleReadyz(w http.ResponseWriter, r *http.Request) {
+	w.Header().Set("Content-Type", "application/json")
+	for _, rc := range g.cfg.Routes {
+		deps, _ := g.router.Route(rc.Name)
+		ok := false
+		for _, d := range deps {
+			if g.health.Available(d.Name) {
+				ok = true
+				break
+			}
+		}
+		if !ok {
+			w.WriteHeader(http.StatusServiceUnavailable)
+			w.Write([]byte(`{"status":"unavailable","route":` + quote(rc.Name) + `}`))
+			return
+		}
+	}
+	w.Write([]byte(`{"status":"ready"}`))
+}

@@ -1,0 +1,49 @@
+package gateway
+
+import (
+	"strconv"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+)
+
+// metrics are the gateway's Prometheus series.
+type metrics struct {
+	requests         *prometheus.CounterVec
+	duration         *prometheus.HistogramVec
+	tokens           *prometheus.CounterVec
+	upstreamFailures *prometheus.CounterVec
+}
+
+func newMetrics(reg prometheus.Registerer) *metrics {
+	m := &metrics{
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmux_requests_total",
+			Help: "Client requests by route, serving deployment and status.",
+		}, []string{"route", "deployment", "status"}),
+		duration: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name:    "llmux_request_duration_seconds",
+			Help:    "Time from request arrival to the end of the response.",
+			Buckets: []float64{.005, .01, .025, .05, .1, .25, .5, 1, 2.5, 5, 10, 20, 40, 80},
+		}, []string{"route"}),
+		tokens: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmux_tokens_total",
+			Help: "Tokens served, by deployment and direction (input, output).",
+		}, []string{"deployment", "direction"}),
+		upstreamFailures: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "llmux_upstream_failures_total",
+			Help: "Failed upstream attempts by deployment and class (retryable, rate_limited, account, client).",
+		}, []string{"deployment", "class"}),
+	}
+	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures)
+	return m
+}
+
+func (m *metrics) observe(route string, o outcome, elapsed time.Duration) {
+	m.requests.WithLabelValues(route, o.deployment, strconv.Itoa(o.status)).Inc()
+	m.duration.WithLabelValues(route).Observe(elapsed.Seconds())
+	if o.deployment != "" {
+		m.tokens.WithLabelValues(o.deployment, "input").Add(float64(o.usage.input))
+		m.tokens.WithLabelValues(o.deployment, "output").Add(float64(o.usage.output))
+	}
+}

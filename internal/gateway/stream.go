@@ -1,0 +1,270 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/llmux/llmux/internal/api/anthropic"
+	"github.com/llmux/llmux/internal/api/openai"
+	"github.com/llmux/llmux/internal/api/sse"
+	"github.com/llmux/llmux/internal/provider"
+	"github.com/llmux/llmux/internal/translate"
+)
+
+// streamer turns upstream events into client events.
+type streamer interface {
+	// event handles one upstream event, writing zero or more client
+	// events. An error ends the stream; if the streamer already told the
+	// client (an upstream error event), it returns errReported.
+	event(ev sse.Event) error
+	// finish is called at upstream EOF; it errors if the stream was cut.
+	finish() error
+	usage() usage
+}
+
+// errReported wraps a stream failure the client has already been told of.
+type errReported struct{ err error }
+
+func (e *errReported) Error() string { return e.err.Error() }
+func (e *errReported) Unwrap() error { return e.err }
+
+var errIncomplete = errors.New("upstream stream ended before its final event")
+
+// relayStream reads the first upstream event before committing anything:
+// a reset, garbage or an error event there still fails over. After the
+// first event, failures end the stream with an error event in the
+// client's format.
+func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, p *prepared, resp *provider.Response) relayResult {
+	defer resp.Body.Close()
+	rd := sse.NewReader(resp.Body)
+	first, err := rd.Next()
+	if err != nil {
+		return relayResult{err: fmt.Errorf("read first event: %w", err)}
+	}
+	if err := checkFirst(up.adapter.Format(), first); err != nil {
+		return relayResult{err: err}
+	}
+	sse.SetHeaders(w.Header())
+	w.WriteHeader(http.StatusOK)
+	sw := sse.NewWriter(w)
+	s := g.newStreamer(c, up, p, sw)
+	err = s.event(first)
+	for err == nil {
+		var ev sse.Event
+		ev, err = rd.Next()
+		if err == io.EOF {
+			err = s.finish()
+			break
+		}
+		if err != nil {
+			err = fmt.Errorf("read upstream stream: %w", err)
+			break
+		}
+		err = s.event(ev)
+	}
+	if errors.Is(err, io.EOF) {
+		err = nil
+	}
+	var reported *errReported
+	if err != nil && !errors.As(err, &reported) && ctx.Err() == nil {
+		name, data := streamErrorEvent(c.f, http.StatusBadGateway, "The upstream stream failed: "+err.Error())
+		sw.Event(name, data)
+	}
+	return relayResult{committed: true, usage: s.usage(), err: err}
+}
+
+// checkFirst rejects a first event that is garbage or an error, while the
+// request can still go elsewhere.
+func checkFirst(f provider.Format, ev sse.Event) error {
+	if f == provider.FormatOpenAI && bytes.Equal(ev.Data, openai.Done) {
+		return errIncomplete
+	}
+	if !json.Valid(ev.Data) {
+		return errGarbage
+	}
+	if isErrorPayload(f, ev) {
+		return fmt.Errorf("upstream error event: %s", truncate(ev.Data, 200))
+	}
+	return nil
+}
+
+func isErrorPayload(f provider.Format, ev sse.Event) bool {
+	if f == provider.FormatAnthropic {
+		return ev.Name == anthropic.EventError
+	}
+	return bytes.HasPrefix(bytes.TrimSpace(ev.Data), []byte(`{"error"`))
+}
+
+func truncate(b []byte, n int) string {
+	if len(b) > n {
+		return string(b[:n]) + "..."
+	}
+	return string(b)
+}
+
+func (g *Gateway) newStreamer(c *call, up *upstream, p *prepared, sw *sse.Writer) streamer {
+	switch {
+	case p.passthrough && c.f == formatOpenAI:
+		return &openAIPass{w: sw, strip: p.stripUsage}
+	case p.passthrough:
+		return &anthropicPass{w: sw}
+	case c.f == formatOpenAI:
+		return &fromAnthropic{conv: translate.NewAnthropicToOpenAIStream(sw, up.dep.Model, c.includeUsage)}
+	default:
+		est := len(c.body) / 4
+		return &fromOpenAI{conv: translate.NewOpenAIToAnthropicStream(sw, up.dep.Model, est)}
+	}
+}
+
+// openAIPass relays an OpenAI stream to an OpenAI client. When llmux
+// added include_usage itself, it drops the usage chunk and the
+// "usage":null fields the client did not ask for. `"usage":null` with
+// unescaped quotes cannot occur inside a JSON string, so the byte
+// replacement only ever hits the field itself.
+type openAIPass struct {
+	w     *sse.Writer
+	strip bool
+	u     usage
+	done  bool
+}
+
+var (
+	usageNullComma = []byte(`,"usage":null`)
+	usageNullFirst = []byte(`"usage":null,`)
+	usageObject    = []byte(`"usage":{`)
+)
+
+func (s *openAIPass) event(ev sse.Event) error {
+	if bytes.Equal(ev.Data, openai.Done) {
+		s.done = true
+		return s.w.Event("", ev.Data)
+	}
+	if !json.Valid(ev.Data) {
+		return errGarbage
+	}
+	if isErrorPayload(provider.FormatOpenAI, ev) {
+		s.w.Event("", ev.Data)
+		return &errReported{fmt.Errorf("upstream error event: %s", truncate(ev.Data, 200))}
+	}
+	data := ev.Data
+	if bytes.Contains(data, usageObject) {
+		var chunk struct {
+			Choices []json.RawMessage `json:"choices"`
+			Usage   *openai.Usage     `json:"usage"`
+		}
+		if json.Unmarshal(data, &chunk) == nil && chunk.Usage != nil {
+			s.u = openAIUsage(chunk.Usage)
+			if s.strip && len(chunk.Choices) == 0 {
+				return nil
+			}
+		}
+	}
+	if s.strip {
+		data = bytes.Replace(data, usageNullComma, nil, 1)
+		data = bytes.Replace(data, usageNullFirst, nil, 1)
+	}
+	return s.w.Event("", data)
+}
+
+func (s *openAIPass) finish() error {
+	if !s.done {
+		return errIncomplete
+	}
+	return nil
+}
+
+func (s *openAIPass) usage() usage { return s.u }
+
+// anthropicPass relays an Anthropic stream to an Anthropic client, reading
+// usage from message_start and message_delta.
+type anthropicPass struct {
+	w    *sse.Writer
+	u    usage
+	done bool
+}
+
+func (s *anthropicPass) event(ev sse.Event) error {
+	if !json.Valid(ev.Data) {
+		return errGarbage
+	}
+	switch ev.Name {
+	case anthropic.EventMessageStart:
+		var m anthropic.MessageStart
+		if json.Unmarshal(ev.Data, &m) == nil {
+			s.u = anthropicUsage(&m.Message.Usage)
+		}
+	case anthropic.EventMessageDelta:
+		var m anthropic.MessageDelta
+		if json.Unmarshal(ev.Data, &m) == nil {
+			s.u.output = m.Usage.OutputTokens
+			if m.Usage.InputTokens != nil {
+				s.u.input = *m.Usage.InputTokens
+			}
+		}
+	case anthropic.EventMessageStop:
+		s.done = true
+	case anthropic.EventError:
+		s.w.Event(ev.Name, ev.Data)
+		return &errReported{fmt.Errorf("upstream error event: %s", truncate(ev.Data, 200))}
+	}
+	return s.w.Event(ev.Name, ev.Data)
+}
+
+func (s *anthropicPass) finish() error {
+	if !s.done {
+		return errIncomplete
+	}
+	return nil
+}
+
+func (s *anthropicPass) usage() usage { return s.u }
+
+// fromAnthropic translates an Anthropic stream for an OpenAI client.
+type fromAnthropic struct {
+	conv *translate.AnthropicToOpenAIStream
+}
+
+func (s *fromAnthropic) event(ev sse.Event) error {
+	err := s.conv.Event(ev)
+	if err != nil && isErrorPayload(provider.FormatAnthropic, ev) {
+		return &errReported{err} // the converter wrote the error chunk
+	}
+	return err
+}
+
+func (s *fromAnthropic) finish() error {
+	if !s.conv.Done() {
+		return errIncomplete
+	}
+	return nil
+}
+
+func (s *fromAnthropic) usage() usage {
+	u := s.conv.Usage()
+	return openAIUsage(&u)
+}
+
+// fromOpenAI translates an OpenAI stream for an Anthropic client.
+type fromOpenAI struct {
+	conv *translate.OpenAIToAnthropicStream
+}
+
+func (s *fromOpenAI) event(ev sse.Event) error {
+	err := s.conv.Event(ev)
+	if err != nil && isErrorPayload(provider.FormatOpenAI, ev) {
+		return &errReported{err} // the converter wrote the error event
+	}
+	return err
+}
+
+func (s *fromOpenAI) finish() error { return s.conv.Finish() }
+
+func (s *fromOpenAI) usage() usage {
+	u := s.conv.Usage()
+	return anthropicUsage(&u)
+}
