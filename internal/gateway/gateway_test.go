@@ -174,3 +174,42 @@ func FuzzChatRequest(f *testing.F) {
 		}
 	})
 }
+
+func TestDecodeUsage(t *testing.T) {
+	tests := []struct {
+		name string
+		body string
+		ok   bool
+		want int
+	}{
+		{"openai", okChat, true, 5},
+		{"spaced key", `{"choices":[], "usage" : {"prompt_tokens": 9}}`, true, 9},
+		{"quoted in content", `{"choices":[{"message":{"content":"\"usage\":{\"prompt_tokens\":1}"}}],"usage":{"prompt_tokens":3}}`, true, 3},
+		{"absent", `{"choices":[]}`, false, 0},
+		{"null", `{"usage":null}`, true, 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			var u struct {
+				PromptTokens int `json:"prompt_tokens"`
+			}
+			ok := decodeUsage([]byte(tt.body), &u)
+			if ok != tt.ok || u.PromptTokens != tt.want {
+				t.Fatalf("decodeUsage = %v, %d; want %v, %d", ok, u.PromptTokens, tt.ok, tt.want)
+			}
+		})
+	}
+}
+
+func TestCutOnce(t *testing.T) {
+	tests := []struct{ in, pat, want string }{
+		{`{"a":1,"usage":null}`, `,"usage":null`, `{"a":1}`},
+		{`{"usage":null,"a":1}`, `"usage":null,`, `{"a":1}`},
+		{`{"a":1}`, `,"usage":null`, `{"a":1}`},
+	}
+	for _, tt := range tests {
+		if got := string(cutOnce([]byte(tt.in), []byte(tt.pat))); got != tt.want {
+			t.Errorf("cutOnce(%s) = %s, want %s", tt.in, got, tt.want)
+		}
+	}
+}

@@ -100,6 +100,28 @@ func isErrorPayload(f provider.Format, ev sse.Event) bool {
 	return bytes.HasPrefix(bytes.TrimSpace(ev.Data), []byte(`{"error"`))
 }
 
+// looksLikeObject is the per-event garbage check after the first event
+// (which gets a full json.Valid): a JSON object starts with { and ends
+// with }. A full validation of every chunk cost a quarter of the relay's
+// CPU (docs/benchmarks.md); anything that passes this but is not JSON is
+// the client's SDK's to reject, as it would be from the provider itself.
+func looksLikeObject(b []byte) bool {
+	b = bytes.TrimSpace(b)
+	return len(b) >= 2 && b[0] == '{' && b[len(b)-1] == '}'
+}
+
+// cutOnce removes the first occurrence of pat from b, in place. b is the
+// SSE reader's buffer, valid until the next event, so editing it is safe
+// and saves a copy per event.
+func cutOnce(b, pat []byte) []byte {
+	i := bytes.Index(b, pat)
+	if i < 0 {
+		return b
+	}
+	n := copy(b[i:], b[i+len(pat):])
+	return b[:i+n]
+}
+
 func truncate(b []byte, n int) string {
 	if len(b) > n {
 		return string(b[:n]) + "..."
@@ -144,7 +166,7 @@ func (s *openAIPass) event(ev sse.Event) error {
 		s.done = true
 		return s.w.Event("", ev.Data)
 	}
-	if !json.Valid(ev.Data) {
+	if !looksLikeObject(ev.Data) {
 		return errGarbage
 	}
 	if isErrorPayload(provider.FormatOpenAI, ev) {
@@ -165,8 +187,8 @@ func (s *openAIPass) event(ev sse.Event) error {
 		}
 	}
 	if s.strip {
-		data = bytes.Replace(data, usageNullComma, nil, 1)
-		data = bytes.Replace(data, usageNullFirst, nil, 1)
+		data = cutOnce(data, usageNullComma)
+		data = cutOnce(data, usageNullFirst)
 	}
 	return s.w.Event("", data)
 }
@@ -189,7 +211,7 @@ type anthropicPass struct {
 }
 
 func (s *anthropicPass) event(ev sse.Event) error {
-	if !json.Valid(ev.Data) {
+	if !looksLikeObject(ev.Data) {
 		return errGarbage
 	}
 	switch ev.Name {
@@ -224,17 +246,23 @@ func (s *anthropicPass) finish() error {
 
 func (s *anthropicPass) usage() usage { return s.u }
 
+// reported marks an upstream error event the converter has already
+// written to the client in the client's format.
+func reported(err error) error {
+	var ue *translate.UpstreamError
+	if errors.As(err, &ue) {
+		return &errReported{err}
+	}
+	return err
+}
+
 // fromAnthropic translates an Anthropic stream for an OpenAI client.
 type fromAnthropic struct {
 	conv *translate.AnthropicToOpenAIStream
 }
 
 func (s *fromAnthropic) event(ev sse.Event) error {
-	err := s.conv.Event(ev)
-	if err != nil && isErrorPayload(provider.FormatAnthropic, ev) {
-		return &errReported{err} // the converter wrote the error chunk
-	}
-	return err
+	return reported(s.conv.Event(ev))
 }
 
 func (s *fromAnthropic) finish() error {
@@ -255,11 +283,7 @@ type fromOpenAI struct {
 }
 
 func (s *fromOpenAI) event(ev sse.Event) error {
-	err := s.conv.Event(ev)
-	if err != nil && isErrorPayload(provider.FormatOpenAI, ev) {
-		return &errReported{err} // the converter wrote the error event
-	}
-	return err
+	return reported(s.conv.Event(ev))
 }
 
 func (s *fromOpenAI) finish() error { return s.conv.Finish() }

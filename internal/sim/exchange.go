@@ -77,7 +77,12 @@ func (s *Server) begin(w http.ResponseWriter, r *http.Request, sf surface) *exch
 func credential(r *http.Request, provider string) (key string, present bool) {
 	switch provider {
 	case ProviderAnthropic:
+		// x-api-key is the documented header; anthropic-sdk-go v2 sends
+		// the API key as a bearer token instead.
 		key = r.Header.Get("x-api-key")
+		if key == "" {
+			key = bearer(r)
+		}
 	case ProviderAzure:
 		key = r.Header.Get("api-key")
 		if key == "" {

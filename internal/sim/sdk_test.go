@@ -58,7 +58,7 @@ func TestOpenAISDKChat(t *testing.T) {
 	if !strings.HasPrefix(text, "sim reply to: Hello there") || resp.Choices[0].FinishReason != "stop" {
 		t.Errorf("reply %q finish %q", text, resp.Choices[0].FinishReason)
 	}
-	if resp.Usage.PromptTokens != 13 || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
+	if resp.Usage.PromptTokens != 15 || resp.Usage.TotalTokens != resp.Usage.PromptTokens+resp.Usage.CompletionTokens {
 		t.Errorf("usage %+v", resp.Usage)
 	}
 
@@ -74,7 +74,7 @@ func TestOpenAISDKChat(t *testing.T) {
 	if got := acc.Choices[0].Message.Content; got != text {
 		t.Errorf("stream text %q, non-stream %q", got, text)
 	}
-	if acc.Usage.CompletionTokens != resp.Usage.CompletionTokens || acc.Usage.PromptTokens != 13 {
+	if acc.Usage.CompletionTokens != resp.Usage.CompletionTokens || acc.Usage.PromptTokens != 15 {
 		t.Errorf("stream usage %+v, want %+v", acc.Usage, resp.Usage)
 	}
 }
@@ -214,7 +214,7 @@ func TestAnthropicSDKMessages(t *testing.T) {
 	if !strings.HasPrefix(text, "sim reply to: Hello there") || msg.StopReason != "end_turn" || !strings.HasPrefix(msg.ID, "msg_") {
 		t.Errorf("message %q stop %q id %q", text, msg.StopReason, msg.ID)
 	}
-	if msg.Usage.InputTokens != 15 || msg.Usage.OutputTokens == 0 || msg.Usage.ServiceTier != "standard" {
+	if msg.Usage.InputTokens != 12 || msg.Usage.OutputTokens == 0 || msg.Usage.ServiceTier != "standard" {
 		t.Errorf("usage %+v", msg.Usage)
 	}
 

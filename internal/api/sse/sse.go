@@ -34,7 +34,7 @@ type Reader struct {
 
 // NewReader returns a Reader reading from r.
 func NewReader(r io.Reader) *Reader {
-	return &Reader{r: bufio.NewReaderSize(r, 16<<10)}
+	return &Reader{r: bufio.NewReaderSize(r, 4<<10)}
 }
 
 // Next returns the next event. Its Data is valid until the following call.
@@ -115,6 +115,7 @@ func (r *Reader) readLine() ([]byte, error) {
 type Writer struct {
 	w       io.Writer
 	flusher http.Flusher
+	buf     []byte // reused across events
 }
 
 // NewWriter returns a Writer on w. If w is an http.Flusher each event is
@@ -126,7 +127,7 @@ func NewWriter(w io.Writer) *Writer {
 
 // Event writes one event. An empty name writes only the data line (OpenAI).
 func (w *Writer) Event(name string, data []byte) error {
-	buf := make([]byte, 0, len(name)+len(data)+16)
+	buf := w.buf[:0]
 	if name != "" {
 		buf = append(buf, "event: "...)
 		buf = append(buf, name...)
@@ -135,6 +136,7 @@ func (w *Writer) Event(name string, data []byte) error {
 	buf = append(buf, "data: "...)
 	buf = append(buf, data...)
 	buf = append(buf, '\n', '\n')
+	w.buf = buf
 	if _, err := w.w.Write(buf); err != nil {
 		return fmt.Errorf("sse: write event: %w", err)
 	}
