@@ -1,11 +1,15 @@
 # llmux: `make test` runs every test, as CI does (.ci/run).
 GO ?= go
 
-.PHONY: test build vet fmt fuzz bench
+.PHONY: test deps build vet fmt fuzz bench
 
-test:
+test: deps
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 12m ./...
+
+# Real services the tests start on loopback (redis-server), from Debian.
+deps:
+	./scripts/deps.sh
 
 build:
 	$(GO) build -o bin/llmux ./cmd/llmux

@@ -12,6 +12,13 @@ type Config struct {
 	// (Anthropic's own limit); must be > 0 when set.
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 
+	// RateLimit configures where bucket state lives and the queue.
+	RateLimit RateLimit `yaml:"ratelimit"`
+	// Tiers orders client-key tiers by priority, highest first: a queued
+	// request of an earlier tier is served before a later one. Keys whose
+	// tier is not listed (or empty) come last.
+	Tiers []string `yaml:"tiers"`
+
 	Accounts    []Account    `yaml:"accounts"`
 	Deployments []Deployment `yaml:"deployments"`
 	Routes      []Route      `yaml:"routes"`
@@ -117,6 +124,13 @@ type Route struct {
 	// MaxAttempts bounds tries across deployments. Default (and 0): one
 	// per deployment, i.e. len(Deployments).
 	MaxAttempts int `yaml:"max_attempts"`
+	// MaxWait bounds how long a request waits in the queue for a
+	// deployment with headroom before it degrades to Fallbacks (or gets
+	// 429). Default 10s; 0 means no waiting.
+	MaxWait time.Duration `yaml:"max_wait"`
+	// Fallbacks are routes tried in order when none of this route's
+	// deployments had headroom within MaxWait.
+	Fallbacks []string `yaml:"fallbacks"`
 
 	Line int `yaml:"-"`
 }
@@ -128,9 +142,42 @@ type Key struct {
 	Tier string `yaml:"tier"`
 	// Routes the key may use; empty means all.
 	Routes []string `yaml:"routes"`
+	// Limits are the key's own per-minute limits (rpm, tpm), so one tenant
+	// cannot starve the rest. Zero means unlimited.
+	Limits Limits `yaml:"limits"`
 
 	Line int `yaml:"-"`
 }
+
+// RateLimit says where limiter state lives.
+type RateLimit struct {
+	// Backend is memory (default: one process) or redis (shared by
+	// replicas).
+	Backend string `yaml:"backend"`
+	Redis   Redis  `yaml:"redis"`
+	// Replicas is how many gateway processes share the limits; when Redis
+	// is unreachable each one limits locally at 1/Replicas of each limit.
+	// Default 1.
+	Replicas int `yaml:"replicas"`
+	// QueueSize bounds the requests waiting for capacity in one process.
+	// Default 10000.
+	QueueSize int `yaml:"queue_size"`
+}
+
+// Redis is a Redis server for shared limiter state.
+type Redis struct {
+	Addr     string `yaml:"addr"`
+	Password Secret `yaml:"password"`
+	DB       int    `yaml:"db"`
+	// Prefix namespaces llmux's keys. Default "llmux:".
+	Prefix string `yaml:"prefix"`
+}
+
+// Rate-limit backends.
+const (
+	BackendMemory = "memory"
+	BackendRedis  = "redis"
+)
 
 // Simulator configures the built-in provider simulator.
 type Simulator struct {

@@ -86,6 +86,22 @@ func TestBadConfigs(t *testing.T) {
 		"env_unterminated.bad.yml": {
 			`env_unterminated.bad.yml:10: deployments[0].model: unterminated "${" (write "$${" for a literal "${")`,
 		},
+		"fallback_cycle.bad.yml": {
+			`fallback_cycle.bad.yml:21: routes[0].fallbacks[0]: fallback "b" leads back to "a" (a cycle)`,
+			`fallback_cycle.bad.yml:24: routes[1].fallbacks[0]: fallback "c" leads back to "b" (a cycle)`,
+			`fallback_cycle.bad.yml:27: routes[2].fallbacks[0]: fallback "a" leads back to "c" (a cycle)`,
+		},
+		"fallback_kind.bad.yml": {
+			`fallback_kind.bad.yml:21: routes[0].fallbacks[0]: "embed" serves a different kind of request than "chat"`,
+			`fallback_kind.bad.yml:24: routes[1].fallbacks[0]: "chat" serves a different kind of request than "embed"`,
+		},
+		"fallback_self.bad.yml": {
+			"fallback_self.bad.yml:16: routes[0].fallbacks[0]: a route cannot fall back to itself",
+		},
+		"fallback_undefined.bad.yml": {
+			`fallback_undefined.bad.yml:17: routes[0].fallbacks[0]: "chat-mini" is not defined in routes`,
+			"fallback_undefined.bad.yml:18: routes[0].fallbacks[1]: required",
+		},
 		"fault_key.bad.yml": {
 			"fault_key.bad.yml:28: simulator.faults[0].key: not one of simulator.keys",
 		},
@@ -123,6 +139,14 @@ func TestBadConfigs(t *testing.T) {
 		"key_duplicate.bad.yml": {
 			"key_duplicate.bad.yml:20: keys[1].key: duplicate key value (also keys[0])",
 		},
+		"key_limits.bad.yml": {
+			"key_limits.bad.yml:19: keys[0].limits.rpm: must be >= 0, got -1",
+			"key_limits.bad.yml:20: keys[0].limits.tpm: must be >= 0, got -100",
+		},
+		"key_limits_itpm.bad.yml": {
+			"key_limits_itpm.bad.yml:19: keys[0].limits: key limits are rpm/tpm; itpm/otpm are anthropic deployment limits",
+			"key_limits_itpm.bad.yml:22: keys[1].limits: key limits are rpm/tpm; itpm/otpm are anthropic deployment limits",
+		},
 		"key_name_duplicate.bad.yml": {
 			`key_name_duplicate.bad.yml:19: keys[1].name: duplicate "dev" (also keys[0])`,
 		},
@@ -135,8 +159,14 @@ func TestBadConfigs(t *testing.T) {
 		"key_route_undefined.bad.yml": {
 			`key_route_undefined.bad.yml:19: keys[0].routes[1]: "fast" is not defined in routes`,
 		},
+		"key_tier.bad.yml": {
+			`key_tier.bad.yml:19: keys[0].tier: "free" is not listed in tiers`,
+		},
 		"limits.bad.yml": {
 			"limits.bad.yml:13: deployments[0].limits.rpm: must be >= 0, got -1",
+		},
+		"limits_anthropic_rpm_only.bad.yml": {
+			"limits_anthropic_rpm_only.bad.yml:13: deployments[0].limits.itpm: rpm is limited but itpm is 0 (unlimited); set itpm (and otpm) too, or neither",
 		},
 		"limits_anthropic_tpm.bad.yml": {
 			"limits_anthropic_tpm.bad.yml:15: deployments[0].limits.tpm: anthropic limits are itpm/otpm",
@@ -144,6 +174,9 @@ func TestBadConfigs(t *testing.T) {
 		"limits_openai_itpm.bad.yml": {
 			"limits_openai_itpm.bad.yml:15: deployments[0].limits.itpm: openai limits are rpm/tpm; itpm/otpm are anthropic's",
 			"limits_openai_itpm.bad.yml:16: deployments[0].limits.otpm: openai limits are rpm/tpm; itpm/otpm are anthropic's",
+		},
+		"limits_rpm_only.bad.yml": {
+			"limits_rpm_only.bad.yml:13: deployments[0].limits.tpm: rpm is limited but tpm is 0 (unlimited); set tpm too, or neither",
 		},
 		"listen.bad.yml": {
 			`listen.bad.yml:2: listen: "8080" is not a host:port address`,
@@ -163,6 +196,9 @@ func TestBadConfigs(t *testing.T) {
 		"max_output_exceeds.bad.yml": {
 			"max_output_exceeds.bad.yml:12: deployments[0].max_output: 16384 exceeds context_window 8192",
 		},
+		"max_wait.bad.yml": {
+			"max_wait.bad.yml:15: routes[0].max_wait: must be >= 0, got -500ms",
+		},
 		"merge.bad.yml": {
 			`merge.bad.yml:10: deployments[0]: merge (<<) wants a mapping or a list of mappings, got "5"`,
 		},
@@ -181,8 +217,26 @@ func TestBadConfigs(t *testing.T) {
 		"provider_unknown.bad.yml": {
 			`provider_unknown.bad.yml:4: accounts[0].provider: "gemini" is not a provider; allowed: openai, azure, anthropic, openai-compatible`,
 		},
+		"queue_size.bad.yml": {
+			"queue_size.bad.yml:2: ratelimit.queue_size: -1 must be 0 or more",
+		},
+		"ratelimit_backend.bad.yml": {
+			`ratelimit_backend.bad.yml:2: ratelimit.backend: "etcd" is not a backend; allowed: memory, redis`,
+		},
+		"redis_addr.bad.yml": {
+			`redis_addr.bad.yml:4: ratelimit.redis.addr: "redis://:xxxxx@localhost:6379/0" is not a host:port address`,
+		},
+		"redis_addr_required.bad.yml": {
+			"redis_addr_required.bad.yml:4: ratelimit.redis.addr: required when backend is redis",
+		},
+		"redis_db.bad.yml": {
+			"redis_db.bad.yml:5: ratelimit.redis.db: must be >= 0, got -1",
+		},
 		"repeated_field.bad.yml": {
 			"repeated_field.bad.yml:11: deployments[0].model: repeated (first at line 10)",
+		},
+		"replicas.bad.yml": {
+			"replicas.bad.yml:3: ratelimit.replicas: 0 must be at least 1",
 		},
 		"route_deployment_duplicate.bad.yml": {
 			`route_deployment_duplicate.bad.yml:15: routes[0].deployments[1]: duplicate "gpt" (also routes[0].deployments[0])`,
@@ -249,6 +303,10 @@ func TestBadConfigs(t *testing.T) {
 		},
 		"syntax.bad.yml": {
 			"syntax.bad.yml:10: yaml: could not find expected ':'",
+		},
+		"tier_duplicate.bad.yml": {
+			`tier_duplicate.bad.yml:4: tiers[2]: duplicate "pro" (also tiers[0])`,
+			"tier_duplicate.bad.yml:5: tiers[3]: required",
 		},
 		"timeout.bad.yml": {
 			"timeout.bad.yml:7: accounts[0].timeout: must be >= 0, got -1s",
@@ -326,7 +384,8 @@ var goodEnv = map[string]string{
 	"AZURE_API_KEY":   "azure-key",
 	"GPT_RPM":         "500",
 	"DEV_KEY":         "llmux-dev",
-	// OPENAI_BASE_URL is unset: its default applies.
+	"REDIS_PASSWORD":  "redis-secret",
+	// OPENAI_BASE_URL and REDIS_ADDR are unset: their defaults apply.
 }
 
 // TestGoodConfig checks defaults, interpolation, anchors and merge keys,
@@ -345,38 +404,51 @@ func TestGoodConfig(t *testing.T) {
 		Listen:       "127.0.0.1:8080",
 		AdminKey:     "admin-secret",
 		MaxBodyBytes: 32 << 20,
+		RateLimit: RateLimit{
+			Backend: "redis",
+			// prefix is left out: its default applies.
+			Redis:    Redis{Addr: "localhost:6379", Password: "redis-secret", DB: 2, Prefix: "llmux:"},
+			Replicas: 3,
+			// An explicit queue_size 0 stays.
+			QueueSize: 0,
+		},
+		Tiers: []string{"enterprise", "pro", "free"},
 		Accounts: []Account{
-			{Name: "openai", Provider: "openai", BaseURL: "https://api.openai.com/v1", APIKey: "sk-openai", Timeout: 10 * time.Minute, Line: 5},
-			{Name: "azure-east", Provider: "azure", BaseURL: "https://east.openai.azure.com", APIKey: "azure-key", APIVersion: "2024-10-21", Timeout: 10 * time.Minute, Line: 9},
-			{Name: "azure-v1", Provider: "azure", BaseURL: "https://west.openai.azure.com/openai/v1", APIKey: "azure-key", Timeout: 0, Line: 13},
-			{Name: "local", Provider: "openai-compatible", BaseURL: "http://localhost:11434/v1", Timeout: 10 * time.Minute, Line: 18},
-			{Name: "sim-claude", Provider: "anthropic", BaseURL: "simulator", APIKey: "sim-anthropic", Timeout: 10 * time.Minute, Line: 21},
+			{Name: "openai", Provider: "openai", BaseURL: "https://api.openai.com/v1", APIKey: "sk-openai", Timeout: 10 * time.Minute, Line: 14},
+			{Name: "azure-east", Provider: "azure", BaseURL: "https://east.openai.azure.com", APIKey: "azure-key", APIVersion: "2024-10-21", Timeout: 10 * time.Minute, Line: 18},
+			{Name: "azure-v1", Provider: "azure", BaseURL: "https://west.openai.azure.com/openai/v1", APIKey: "azure-key", Timeout: 0, Line: 22},
+			{Name: "local", Provider: "openai-compatible", BaseURL: "http://localhost:11434/v1", Timeout: 10 * time.Minute, Line: 27},
+			{Name: "sim-claude", Provider: "anthropic", BaseURL: "simulator", APIKey: "sim-anthropic", Timeout: 10 * time.Minute, Line: 30},
 		},
 		Deployments: []Deployment{
 			{Name: "gpt-4o", Account: "openai", Model: "gpt-4o", Family: "gpt-4o", ContextWindow: 128000, MaxOutput: 16384,
-				Limits: Limits{RPM: 500, TPM: 30000}, Weight: 1, Line: 26},
+				Limits: Limits{RPM: 500, TPM: 30000}, Weight: 1, Line: 35},
 			{Name: "azure-gpt-4o", Account: "azure-east", Model: "prod-gpt4o", Family: "gpt-4o", ContextWindow: 128000, MaxOutput: 16384,
-				Weight: 0, Line: 34},
+				Weight: 0, Line: 43},
 			{Name: "azure-v1-gpt-4o", Account: "azure-v1", Model: "prod-gpt4o", Family: "gpt-4o", ContextWindow: 128000, MaxOutput: 16384,
-				Weight: 0, Line: 42},
+				Weight: 0, Line: 51},
 			{Name: "claude", Account: "sim-claude", Model: "claude-sonnet-4-5", Family: "claude-sonnet-4-5", ContextWindow: 200000, MaxOutput: 64000,
-				Limits: Limits{RPM: 50, ITPM: 30000, OTPM: 8000}, Weight: 1, Line: 45},
+				Limits: Limits{RPM: 50, ITPM: 30000, OTPM: 8000}, Weight: 1, Line: 54},
 			{Name: "embed", Account: "local", Model: "nomic-embed-text", Family: "nomic-embed-text", ContextWindow: 8192,
-				Embeddings: true, Weight: 1, Line: 51},
+				Embeddings: true, Weight: 1, Line: 60},
 		},
 		Routes: []Route{
-			{Name: "chat", Deployments: []string{"gpt-4o", "azure-gpt-4o", "azure-v1-gpt-4o", "claude"}, Strategy: "round-robin", MaxAttempts: 4, Line: 57},
-			{Name: "embed", Deployments: []string{"embed"}, Strategy: "round-robin", MaxAttempts: 3, Line: 59},
+			{Name: "chat", Deployments: []string{"gpt-4o", "azure-gpt-4o", "azure-v1-gpt-4o", "claude"}, Strategy: "round-robin", MaxAttempts: 4,
+				MaxWait: 2500 * time.Millisecond, Fallbacks: []string{"claude"}, Line: 66},
+			// An explicit max_wait 0 (no waiting) stays.
+			{Name: "claude", Deployments: []string{"claude"}, Strategy: "round-robin", MaxAttempts: 1, MaxWait: 0, Line: 70},
+			// max_wait is left out: its default applies.
+			{Name: "embed", Deployments: []string{"embed"}, Strategy: "round-robin", MaxAttempts: 3, MaxWait: 10 * time.Second, Line: 73},
 		},
 		Keys: []Key{
-			{Name: "dev", Key: "llmux-dev", Tier: "pro", Line: 63},
-			{Name: "literal", Key: "${not-a-variable}", Routes: []string{"chat"}, Line: 66},
+			{Name: "dev", Key: "llmux-dev", Tier: "pro", Limits: Limits{RPM: 60, TPM: 100000}, Line: 77},
+			{Name: "literal", Key: "${not-a-variable}", Routes: []string{"chat"}, Line: 81},
 		},
 		Simulator: &Simulator{
 			Listen:    "127.0.0.1:9090",
 			TimeScale: &one,
-			Keys:      []SimKey{{Key: "sim-anthropic", Provider: "anthropic", ITPM: 30000, Line: 71}},
-			Line:      69,
+			Keys:      []SimKey{{Key: "sim-anthropic", Provider: "anthropic", ITPM: 30000, Line: 86}},
+			Line:      84,
 		},
 		Path: "testdata/good.yml",
 	}
@@ -405,6 +477,7 @@ func TestFullConfig(t *testing.T) {
 		"ANTHROPIC_API_KEY": "sk-ant",
 		"WEB_APP_KEY":       "llmux-web",
 		"PLAYGROUND_KEY":    "llmux-play",
+		"REDIS_PASSWORD":    "redis-pw",
 	})
 	c, err := Parse(data, "full.yml", env)
 	if err != nil {
@@ -486,6 +559,22 @@ accounts:
   - {name: e, provider: openai, base_url: "https://x", api_kye: sk-SECRET-123}
 keys: [{name: k, key: [sk-SECRET-123]}]
 simulator: {keys: [{key: {k: sk-SECRET-123}, provider: openai}]}
+ratelimit: {redis: {password: [sk-SECRET-123]}}
+`,
+		"redis password": `
+ratelimit:
+  backend: redis
+  redis:
+    addr: "redis://:sk-SECRET-123@localhost:6379"
+    password: "${sk-SECRET-123}"
+    password: sk-SECRET-123
+    pasword: sk-SECRET-123
+  replicas: 0
+accounts: [{name: a, provider: openai, base_url: "https://x", api_key: sk-SECRET-123}]
+`,
+		"redis password of the wrong type": `
+ratelimit: {backend: redis, redis: {addr: "localhost:6379", password: {sk-SECRET-123: 1}}}
+accounts: []
 `,
 		"secret from the environment in the wrong field": `
 listen: ${SECRET}
@@ -504,8 +593,14 @@ deployments:
   - {name: "${SECRET}", account: "${SECRET}", model: m, context_window: "${SECRET}", max_output: 1}
   - {name: "${SECRET}", account: a, model: m, context_window: 1, max_output: 2}
 routes:
-  - {name: "${SECRET} x", deployments: ["${SECRET}", "${SECRET}"], strategy: "${SECRET}"}
-keys: [{name: "${SECRET}", key: k, routes: ["${SECRET}"]}]
+  - {name: "${SECRET} x", deployments: ["${SECRET}", "${SECRET}"], strategy: "${SECRET}", max_wait: "${SECRET}", fallbacks: ["${SECRET}"]}
+keys: [{name: "${SECRET}", key: k, routes: ["${SECRET}"], tier: "${SECRET}", limits: {rpm: "${SECRET}"}}]
+tiers: ["${SECRET}", "${SECRET}", x]
+ratelimit:
+  backend: ${SECRET}
+  redis: {addr: "${SECRET}", db: "${SECRET}", prefix: "${SECRET}"}
+  replicas: ${SECRET}
+  queue_size: ${SECRET}
 simulator:
   listen: ${SECRET}
   time_scale: ${SECRET}

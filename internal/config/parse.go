@@ -14,6 +14,9 @@ const (
 	defaultTimeout         = 10 * time.Minute
 	defaultAzureAPIVersion = "2024-10-21"
 	defaultSimulatorListen = "127.0.0.1:9090"
+	defaultMaxWait         = 10 * time.Second
+	defaultQueueSize       = 10000
+	defaultRedisPrefix     = "llmux:"
 )
 
 // Load reads the file at path, interpolates the environment, decodes
@@ -93,6 +96,22 @@ func applyDefaults(c *Config, pos *positions) {
 		if r.MaxAttempts == 0 {
 			r.MaxAttempts = len(r.Deployments)
 		}
+		if !pos.given[fmt.Sprintf("routes[%d].max_wait", i)] {
+			r.MaxWait = defaultMaxWait
+		}
+	}
+	rl := &c.RateLimit
+	if rl.Backend == "" {
+		rl.Backend = BackendMemory
+	}
+	if !pos.given["ratelimit.replicas"] {
+		rl.Replicas = 1
+	}
+	if !pos.given["ratelimit.queue_size"] {
+		rl.QueueSize = defaultQueueSize
+	}
+	if rl.Redis.Prefix == "" {
+		rl.Redis.Prefix = defaultRedisPrefix
 	}
 	if s := c.Simulator; s != nil {
 		if s.Listen == "" {

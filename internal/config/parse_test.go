@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"math/rand/v2"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -141,16 +142,21 @@ func TestAliasExpansionIsBounded(t *testing.T) {
 
 func TestEnvironmentValues(t *testing.T) {
 	yml := strings.Replace(minimal, "api_key: k}", `api_key: "${KEY}", timeout: "${TIMEOUT}"}`, 1)
-	yml = strings.Replace(yml, "max_output: 10}", `max_output: 10, embeddings: "${EMB}", limits: {rpm: "${RPM}"}, price: {input: "${PRICE}"}}`, 1)
-	yml = strings.Replace(yml, "deployments: [d]", `deployments: [d], strategy: "${STRATEGY:-round-robin}"`, 1)
+	yml = strings.Replace(yml, "max_output: 10}", `max_output: 10, embeddings: "${EMB}", limits: {rpm: "${RPM}", tpm: 1000}, price: {input: "${PRICE}"}}`, 1)
+	yml = strings.Replace(yml, "deployments: [d]", `deployments: [d], strategy: "${STRATEGY:-round-robin}", max_wait: "${WAIT}"`, 1)
+	yml += "ratelimit: {backend: \"${BACKEND}\", redis: {addr: \"${REDIS}\", password: \"${REDIS_PW}\"}, replicas: \"${REPLICAS}\"}\n"
 	c := mustParse(t, yml, map[string]string{
-		"KEY": "sk-1", "TIMEOUT": "90s", "EMB": "false", "RPM": "0x10", "PRICE": "0.5",
+		"KEY": "sk-1", "TIMEOUT": "90s", "EMB": "false", "RPM": "0x10", "PRICE": "0.5", "WAIT": "1.5s",
+		"BACKEND": "redis", "REDIS": "redis.internal:6379", "REDIS_PW": "pw", "REPLICAS": "4",
 	})
-	a, d, r := c.Accounts[0], c.Deployments[0], c.Routes[0]
+	a, d, r, rl := c.Accounts[0], c.Deployments[0], c.Routes[0], c.RateLimit
 	if a.APIKey.Reveal() != "sk-1" || a.Timeout != 90*time.Second || d.Embeddings ||
-		d.Limits.RPM != 16 || d.Price.Input != 0.5 || r.Strategy != StrategyRoundRobin {
-		t.Errorf("got key %q, timeout %v, embeddings %v, rpm %d, price %v, strategy %q",
-			a.APIKey.Reveal(), a.Timeout, d.Embeddings, d.Limits.RPM, d.Price.Input, r.Strategy)
+		d.Limits.RPM != 16 || d.Price.Input != 0.5 || r.Strategy != StrategyRoundRobin || r.MaxWait != 1500*time.Millisecond {
+		t.Errorf("got key %q, timeout %v, embeddings %v, rpm %d, price %v, strategy %q, max_wait %v",
+			a.APIKey.Reveal(), a.Timeout, d.Embeddings, d.Limits.RPM, d.Price.Input, r.Strategy, r.MaxWait)
+	}
+	if rl.Backend != BackendRedis || rl.Redis.Addr != "redis.internal:6379" || rl.Redis.Password.Reveal() != "pw" || rl.Replicas != 4 {
+		t.Errorf("got ratelimit %+v (password %q)", rl, rl.Redis.Password.Reveal())
 	}
 }
 
@@ -171,10 +177,15 @@ func TestIntegers(t *testing.T) {
 func TestNullMeansAbsent(t *testing.T) {
 	yml := strings.Replace(minimal, "api_key: k}", "api_key: k, timeout: ~}", 1)
 	yml = strings.Replace(yml, "max_output: 10}", "max_output: 10, weight: null}", 1)
-	c := mustParse(t, "max_body_bytes:\nsimulator: ~\n"+yml, nil)
+	yml = strings.Replace(yml, "deployments: [d]}", "deployments: [d], max_wait: ~}", 1)
+	c := mustParse(t, "max_body_bytes:\nsimulator: ~\nratelimit: {backend: ~, replicas: ~, queue_size: null, redis: {prefix: ~}}\n"+yml, nil)
 	if c.MaxBodyBytes != 32<<20 || c.Accounts[0].Timeout != 10*time.Minute || c.Deployments[0].Weight != 1 || c.Simulator != nil {
 		t.Errorf("got max_body_bytes %d, timeout %v, weight %d, simulator %v; want the defaults",
 			c.MaxBodyBytes, c.Accounts[0].Timeout, c.Deployments[0].Weight, c.Simulator)
+	}
+	want := RateLimit{Backend: BackendMemory, Redis: Redis{Prefix: "llmux:"}, Replicas: 1, QueueSize: 10000}
+	if c.RateLimit != want || c.Routes[0].MaxWait != 10*time.Second {
+		t.Errorf("got ratelimit %+v, max_wait %v; want the defaults %+v, 10s", c.RateLimit, c.Routes[0].MaxWait, want)
 	}
 }
 
@@ -248,10 +259,29 @@ func TestValidate(t *testing.T) {
 	if err := c.Validate(); err != nil {
 		t.Fatalf("Validate(valid) = %v", err)
 	}
+	// The new sections, built in code.
+	c.RateLimit = RateLimit{Backend: BackendRedis, Redis: Redis{Addr: "localhost:6379"}, Replicas: 2, QueueSize: 100}
+	c.Tiers = []string{"pro", "free"}
+	c.Routes = append(c.Routes, Route{Name: "r2", Deployments: []string{"d"}, Strategy: StrategyRoundRobin, Line: 12})
+	c.Routes[0].Fallbacks = []string{"r2"}
+	c.Keys[0].Tier = "pro"
+	c.Keys[0].Limits = Limits{RPM: 10, TPM: 1000}
+	if err := c.Validate(); err != nil {
+		t.Fatalf("Validate(valid, with ratelimit) = %v", err)
+	}
 	c.Deployments[0].ContextWindow = 0
 	c.Routes[0].Strategy = ""
+	c.Routes[1].Fallbacks = []string{"r"}
+	c.Routes[1].MaxWait = -time.Second
+	c.Keys[0].Tier = "gold"
+	c.RateLimit.Redis.Addr = ""
 	want := "code.yml:7: deployments[0].context_window: must be > 0, got 0\n" +
-		`code.yml: routes[0].strategy: "" is not supported; allowed: round-robin`
+		`code.yml:12: routes[1].max_wait: must be >= 0, got -1s` + "\n" +
+		`code.yml:12: routes[1].fallbacks[0]: fallback "r" leads back to "r2" (a cycle)` + "\n" +
+		`code.yml: routes[0].strategy: "" is not supported; allowed: round-robin` + "\n" +
+		`code.yml: routes[0].fallbacks[0]: fallback "r2" leads back to "r" (a cycle)` + "\n" +
+		`code.yml: keys[0].tier: "gold" is not listed in tiers` + "\n" +
+		`code.yml: ratelimit.redis.addr: required when backend is redis`
 	if err := c.Validate(); err == nil || err.Error() != want {
 		t.Errorf("Validate =\n%v\nwant\n%s", err, want)
 	}
@@ -292,5 +322,97 @@ func TestConfigPrintsNoSecret(t *testing.T) {
 		if strings.Contains(s, "SECRET") {
 			t.Errorf("a secret shows in %s", s)
 		}
+	}
+}
+
+// TestFallbackCycles checks the cycle check against a plain search on
+// random fallback graphs.
+func TestFallbackCycles(t *testing.T) {
+	rng := rand.New(rand.NewPCG(1, 2))
+	for range 300 {
+		n := 1 + rng.IntN(6)
+		fallbacks := make([][]int, n)
+		var b strings.Builder
+		b.WriteString(strings.Replace(minimal, "routes: [{name: r, deployments: [d]}]\n", "", 1))
+		b.WriteString("routes:\n")
+		for i := range n {
+			fmt.Fprintf(&b, "  - {name: r%d, deployments: [d], fallbacks: [", i)
+			for j := range rng.IntN(4) {
+				f := rng.IntN(n)
+				fallbacks[i] = append(fallbacks[i], f)
+				if j > 0 {
+					b.WriteString(", ")
+				}
+				fmt.Fprintf(&b, "r%d", f)
+			}
+			b.WriteString("]}\n")
+		}
+		// reaches reports whether from leads to to.
+		var reaches func(from, to int, seen map[int]bool) bool
+		reaches = func(from, to int, seen map[int]bool) bool {
+			if from == to {
+				return true
+			}
+			if seen[from] {
+				return false
+			}
+			seen[from] = true
+			for _, f := range fallbacks[from] {
+				if reaches(f, to, seen) {
+					return true
+				}
+			}
+			return false
+		}
+		var want []string
+		for i := range n {
+			for j, f := range fallbacks[i] {
+				switch {
+				case f == i:
+					want = append(want, fmt.Sprintf("routes[%d].fallbacks[%d]: a route cannot fall back to itself", i, j))
+				case reaches(f, i, map[int]bool{}):
+					want = append(want, fmt.Sprintf(`routes[%d].fallbacks[%d]: fallback "r%d" leads back to "r%d" (a cycle)`, i, j, f, i))
+				}
+			}
+		}
+		var got []string
+		c, err := Parse([]byte(b.String()), "t.yml", nil)
+		if err != nil {
+			for _, p := range err.(Problems) {
+				got = append(got, p.Field+": "+p.Message)
+			}
+		} else if c.Validate() != nil {
+			t.Errorf("Validate rejects what Parse accepts:\n%s", b.String())
+		}
+		if !slices.Equal(got, want) {
+			t.Fatalf("config:\n%s\nproblems:\n%s\nwant:\n%s", b.String(), strings.Join(got, "\n"), strings.Join(want, "\n"))
+		}
+	}
+}
+
+// TestFallbacksScale checks that a small file whose aliases make many
+// routes with many fallbacks validates quickly (the check once searched
+// the routes again for every fallback: over a minute here).
+func TestFallbacksScale(t *testing.T) {
+	var b strings.Builder
+	b.WriteString("x-fallbacks: &f [")
+	for i := range 200 {
+		fmt.Fprintf(&b, "r%d, ", i)
+	}
+	b.WriteString("r0]\n")
+	b.WriteString(strings.Replace(minimal, "routes: [{name: r, deployments: [d]}]\n", "", 1))
+	b.WriteString("routes:\n")
+	for i := range 600 {
+		fmt.Fprintf(&b, "  - {name: r%d, deployments: [d], fallbacks: *f}\n", i)
+	}
+	start := time.Now()
+	_, err := Parse([]byte(b.String()), "t.yml", nil)
+	if elapsed := time.Since(start); elapsed > 10*time.Second {
+		t.Errorf("Parse took %v for %d bytes", elapsed, b.Len())
+	}
+	// r0..r199 fall back to one another (and each to itself); r200.. are
+	// never fallen back to.
+	if ps, ok := err.(Problems); !ok || len(ps) != 200*201 {
+		t.Errorf("got %d problems, want %d: %.300v", len(ps), 200*201, err)
 	}
 }

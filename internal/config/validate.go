@@ -34,7 +34,9 @@ func validate(c *Config, file string, pos *positions) Problems {
 	accounts := v.accounts()
 	deployments := v.deployments(accounts)
 	routes := v.routes(deployments)
+	v.fallbacks(routes)
 	v.keys(routes)
+	v.rateLimit()
 	v.simulator()
 	return v.probs
 }
@@ -372,7 +374,7 @@ func (v *validator) deployment(p string, d *Deployment, accounts map[string]*Acc
 	l := d.Limits
 	v.limits(p+".limits", l.RPM, l.TPM, l.ITPM, l.OTPM)
 	if a != nil {
-		v.providerLimits(p+".limits", a.Provider, l.TPM, l.ITPM, l.OTPM)
+		v.providerLimits(p+".limits", a.Provider, l.RPM, l.TPM, l.ITPM, l.OTPM)
 	}
 	atLeast0(v, p+".weight", d.Weight)
 }
@@ -386,11 +388,14 @@ func (v *validator) limits(p string, rpm, tpm, itpm, otpm int) {
 
 // providerLimits checks that limits are the kind the provider enforces:
 // Anthropic counts input and output tokens apart, the others together.
-func (v *validator) providerLimits(p, provider string, tpm, itpm, otpm int) {
+func (v *validator) providerLimits(p, provider string, rpm, tpm, itpm, otpm int) {
 	switch {
 	case provider == ProviderAnthropic:
 		if tpm > 0 {
 			v.add(p+".tpm", "anthropic limits are itpm/otpm")
+		}
+		if rpm > 0 && tpm == 0 && itpm == 0 {
+			v.add(p+".itpm", "rpm is limited but itpm is 0 (unlimited); set itpm (and otpm) too, or neither")
 		}
 	case validProvider(provider):
 		if itpm > 0 {
@@ -398,6 +403,9 @@ func (v *validator) providerLimits(p, provider string, tpm, itpm, otpm int) {
 		}
 		if otpm > 0 {
 			v.add(p+".otpm", "%s limits are rpm/tpm; itpm/otpm are anthropic's", provider)
+		}
+		if rpm > 0 && tpm == 0 && itpm == 0 && otpm == 0 {
+			v.add(p+".tpm", "rpm is limited but tpm is 0 (unlimited); set tpm too, or neither")
 		}
 	}
 }
@@ -420,8 +428,127 @@ func (v *validator) routes(deployments map[string]*Deployment) map[string]bool {
 			v.add(p+".strategy", "%s is not supported; allowed: %s", v.str(p+".strategy", r.Strategy), StrategyRoundRobin)
 		}
 		atLeast0(v, p+".max_attempts", r.MaxAttempts)
+		atLeast0(v, p+".max_wait", r.MaxWait)
 	}
 	return names
+}
+
+// fallbacks checks that fallback routes exist, serve the same kind of
+// request, and never lead back to where they started. It takes time linear
+// in the routes and fallbacks: aliases can make a small file hold many.
+func (v *validator) fallbacks(routes map[string]bool) {
+	embeddingsDeployment := map[string]bool{} // the first deployment of a name counts
+	for _, d := range v.c.Deployments {
+		if _, dup := embeddingsDeployment[d.Name]; !dup {
+			embeddingsDeployment[d.Name] = d.Embeddings
+		}
+	}
+	// embeddings reports whether r's first deployment serves embeddings.
+	embeddings := func(r *Route) bool {
+		return len(r.Deployments) > 0 && embeddingsDeployment[r.Deployments[0]]
+	}
+	byName := map[string]*Route{}
+	graph := map[string][]string{} // route name → the routes it falls back to
+	edges := map[[2]string]bool{}
+	for i := range v.c.Routes {
+		r := &v.c.Routes[i]
+		byName[r.Name] = r
+		for _, f := range r.Fallbacks {
+			if e := [2]string{r.Name, f}; !edges[e] {
+				edges[e] = true
+				graph[r.Name] = append(graph[r.Name], f)
+			}
+		}
+	}
+	component := components(graph)
+	for i := range v.c.Routes {
+		r := &v.c.Routes[i]
+		for j, f := range r.Fallbacks {
+			fp := fmt.Sprintf("routes[%d].fallbacks[%d]", i, j)
+			switch {
+			case !v.required(fp, f):
+			case !routes[f]:
+				v.add(fp, "%s is not defined in routes", v.str(fp, f))
+			case f == r.Name:
+				v.add(fp, "a route cannot fall back to itself")
+			case embeddings(byName[f]) != embeddings(r):
+				v.add(fp, "%s serves a different kind of request than %s", v.str(fp, f), quote(r.Name))
+			// With the edge r → f in the graph, f leads back to r exactly
+			// when both are in one strongly connected component.
+			case component[f] == component[r.Name]:
+				v.add(fp, "fallback %s leads back to %s (a cycle)", v.str(fp, f), quote(r.Name))
+			}
+		}
+	}
+}
+
+// components numbers the strongly connected components of graph (Tarjan's
+// algorithm): two nodes get the same number when each reaches the other.
+func components(graph map[string][]string) map[string]int {
+	index := map[string]int{}
+	low := map[string]int{}
+	onStack := map[string]bool{}
+	var stack []string
+	component := map[string]int{}
+	var visit func(n string)
+	visit = func(n string) {
+		index[n] = len(index)
+		low[n] = index[n]
+		stack = append(stack, n)
+		onStack[n] = true
+		for _, m := range graph[n] {
+			if _, seen := index[m]; !seen {
+				visit(m)
+				low[n] = min(low[n], low[m])
+			} else if onStack[m] {
+				low[n] = min(low[n], index[m])
+			}
+		}
+		if low[n] == index[n] {
+			for {
+				m := stack[len(stack)-1]
+				stack = stack[:len(stack)-1]
+				onStack[m] = false
+				component[m] = index[n]
+				if m == n {
+					break
+				}
+			}
+		}
+	}
+	for n := range graph {
+		if _, seen := index[n]; !seen {
+			visit(n)
+		}
+	}
+	return component
+}
+
+func (v *validator) rateLimit() {
+	rl := v.c.RateLimit
+	switch rl.Backend {
+	case BackendMemory, "":
+	case BackendRedis:
+		if rl.Redis.Addr == "" {
+			v.add("ratelimit.redis.addr", "required when backend is redis")
+		} else if _, _, err := net.SplitHostPort(rl.Redis.Addr); err != nil {
+			// A redis:// URL may carry the password: redact it.
+			v.add("ratelimit.redis.addr", "%s is not a host:port address", v.url("ratelimit.redis.addr", rl.Redis.Addr))
+		}
+	default:
+		v.add("ratelimit.backend", "%s is not a backend; allowed: memory, redis", v.str("ratelimit.backend", rl.Backend))
+	}
+	if rl.Replicas < 0 || rl.Replicas == 0 && v.pos.given["ratelimit.replicas"] {
+		v.add("ratelimit.replicas", "%s must be at least 1", v.num("ratelimit.replicas", rl.Replicas))
+	}
+	if rl.QueueSize < 0 {
+		v.add("ratelimit.queue_size", "%s must be 0 or more", v.num("ratelimit.queue_size", rl.QueueSize))
+	}
+	atLeast0(v, "ratelimit.redis.db", rl.Redis.DB)
+	seen := map[string]string{}
+	for i, t := range v.c.Tiers {
+		v.unique(fmt.Sprintf("tiers[%d]", i), t, seen, fmt.Sprintf("tiers[%d]", i))
+	}
 }
 
 func (v *validator) routeDeployments(p string, r *Route, deployments map[string]*Deployment) {
@@ -453,10 +580,21 @@ func (v *validator) routeDeployments(p string, r *Route, deployments map[string]
 func (v *validator) keys(routes map[string]bool) {
 	names := map[string]string{}
 	values := map[string]string{}
+	tiers := map[string]bool{}
+	for _, t := range v.c.Tiers {
+		tiers[t] = true
+	}
 	for i, k := range v.c.Keys {
 		p := fmt.Sprintf("keys[%d]", i)
 		v.unique(p+".name", k.Name, names, p)
 		v.secret(p+".key", k.Key, values, p)
+		v.limits(p+".limits", k.Limits.RPM, k.Limits.TPM, k.Limits.ITPM, k.Limits.OTPM)
+		if k.Limits.ITPM > 0 || k.Limits.OTPM > 0 {
+			v.add(p+".limits", "key limits are rpm/tpm; itpm/otpm are anthropic deployment limits")
+		}
+		if len(v.c.Tiers) > 0 && k.Tier != "" && !tiers[k.Tier] {
+			v.add(p+".tier", "%s is not listed in tiers", v.str(p+".tier", k.Tier))
+		}
 		for j, r := range k.Routes {
 			rp := fmt.Sprintf("%s.routes[%d]", p, j)
 			if v.required(rp, r) && !routes[r] {
@@ -499,7 +637,7 @@ func (v *validator) simulator() {
 			v.add(p+".provider", "%s is not a simulator provider; allowed: %s", v.str(p+".provider", k.Provider), simProviders)
 		}
 		v.limits(p, k.RPM, k.TPM, k.ITPM, k.OTPM)
-		v.providerLimits(p, k.Provider, k.TPM, k.ITPM, k.OTPM)
+		v.providerLimits(p, k.Provider, 0, k.TPM, k.ITPM, k.OTPM)
 	}
 	for i, f := range s.Faults {
 		v.fault(fmt.Sprintf("simulator.faults[%d]", i), f)

@@ -11,7 +11,9 @@ import (
 	"github.com/llmux/llmux/internal/config"
 	"github.com/llmux/llmux/internal/health"
 	"github.com/llmux/llmux/internal/provider"
+	"github.com/llmux/llmux/internal/ratelimit"
 	"github.com/llmux/llmux/internal/router"
+	"github.com/llmux/llmux/internal/tokens"
 )
 
 // Options are a Gateway's parts. Nil fields get documented defaults.
@@ -27,6 +29,14 @@ type Options struct {
 	Registry *prometheus.Registry
 	// Now is the clock. Default time.Now.
 	Now func() time.Time
+	// Limiter holds the deployments' and keys' buckets. Default: an
+	// in-memory store (one process).
+	Limiter ratelimit.Store
+	// LimiterStatus reports whether a shared limiter fell back to local
+	// limits (a *ratelimit.Resilient); nil when not applicable.
+	LimiterStatus interface{ Degraded() bool }
+	// Estimator estimates tokens. Default tokens.NewEstimator().
+	Estimator *tokens.Estimator
 }
 
 // Gateway serves the client APIs. Create it with New.
@@ -43,6 +53,14 @@ type Gateway struct {
 	ids       *idSource
 	started   time.Time
 	mux       *http.ServeMux
+
+	limiter       ratelimit.Store
+	limiterStatus interface{ Degraded() bool }
+	estimator     *tokens.Estimator
+	queues        map[string]*router.Queue
+	maxWait       map[string]time.Duration
+	fallbacks     map[string][]string
+	tiers         map[string]int
 }
 
 // upstream is one deployment with the adapter of its account.
@@ -65,6 +83,12 @@ func New(opt Options) (*Gateway, error) {
 	if opt.Now == nil {
 		opt.Now = time.Now
 	}
+	if opt.Limiter == nil {
+		opt.Limiter = ratelimit.NewMemory(opt.Now)
+	}
+	if opt.Estimator == nil {
+		opt.Estimator = tokens.NewEstimator()
+	}
 	g := &Gateway{
 		cfg:       opt.Config,
 		log:       opt.Logger,
@@ -75,6 +99,22 @@ func New(opt Options) (*Gateway, error) {
 		registry:  opt.Registry,
 		ids:       newIDSource(),
 		started:   opt.Now(),
+
+		limiter:       opt.Limiter,
+		limiterStatus: opt.LimiterStatus,
+		estimator:     opt.Estimator,
+		queues:        make(map[string]*router.Queue),
+		maxWait:       make(map[string]time.Duration),
+		fallbacks:     make(map[string][]string),
+		tiers:         make(map[string]int),
+	}
+	for _, rc := range opt.Config.Routes {
+		g.queues[rc.Name] = router.NewQueue(opt.Config.RateLimit.QueueSize)
+		g.maxWait[rc.Name] = rc.MaxWait
+		g.fallbacks[rc.Name] = rc.Fallbacks
+	}
+	for i, t := range opt.Config.Tiers {
+		g.tiers[t] = i
 	}
 	if err := g.buildUpstreams(opt.Client); err != nil {
 		return nil, err
@@ -89,6 +129,7 @@ func New(opt Options) (*Gateway, error) {
 		g.keys[k.Key.Reveal()] = k
 	}
 	g.metrics = newMetrics(opt.Registry)
+	opt.Registry.MustRegister(newLimitsCollector(g))
 	g.mux = g.routes()
 	return g, nil
 }
@@ -123,6 +164,7 @@ func (g *Gateway) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/messages", g.handleChat(formatAnthropic))
 	mux.HandleFunc("POST /v1/embeddings", g.handleEmbeddings)
 	mux.HandleFunc("GET /v1/models", g.handleModels)
+	mux.HandleFunc("GET /admin/limits", g.handleAdminLimits)
 	mux.HandleFunc("GET /healthz", g.handleHealthz)
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))

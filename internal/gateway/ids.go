@@ -12,6 +12,7 @@ const (
 	headerRequestID  = "x-llmux-request-id"
 	headerDeployment = "x-llmux-deployment"
 	headerAttempts   = "x-llmux-attempts"
+	headerFallback   = "x-llmux-fallback"
 )
 
 // idSource makes request ids: a random per-process prefix and a counter,

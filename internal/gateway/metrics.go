@@ -13,6 +13,10 @@ type metrics struct {
 	duration         *prometheus.HistogramVec
 	tokens           *prometheus.CounterVec
 	upstreamFailures *prometheus.CounterVec
+	upstream429      *prometheus.CounterVec
+	shed             *prometheus.CounterVec
+	keyLimited       *prometheus.CounterVec
+	queueWait        *prometheus.HistogramVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -35,7 +39,24 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 			Help: "Failed upstream attempts by deployment and class (retryable, rate_limited, account, client).",
 		}, []string{"deployment", "class"}),
 	}
-	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures)
+	m.upstream429 = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_upstream_429_total",
+		Help: "429s received from providers: each is a miss in llmux's accounting (429s llmux itself sends are llmux_requests_total{status=\"429\"}).",
+	}, []string{"deployment"})
+	m.shed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_queue_shed_total",
+		Help: "Requests that found the route's queue full.",
+	}, []string{"route"})
+	m.keyLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_key_rate_limited_total",
+		Help: "Requests refused because the client key was over its own limits.",
+	}, []string{"key"})
+	m.queueWait = prometheus.NewHistogramVec(prometheus.HistogramOpts{
+		Name:    "llmux_queue_wait_seconds",
+		Help:    "Time requests waited in a route's queue for capacity.",
+		Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60},
+	}, []string{"route"})
+	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures, m.upstream429, m.shed, m.keyLimited, m.queueWait)
 	return m
 }
 

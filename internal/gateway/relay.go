@@ -161,7 +161,7 @@ func (g *Gateway) writeUpstreamError(w http.ResponseWriter, c *call, up *upstrea
 // finalError is the answer when every attempt failed before reaching the
 // client: 429 with Retry-After when all were rate limited, the
 // translation error when no candidate could take the request, else 502.
-func finalError(f format, failures []attemptFailure) *apiError {
+func finalFailure(f format, failures []attemptFailure, limiterWait time.Duration) *apiError {
 	allLimited := len(failures) > 0
 	var wait time.Duration
 	var last attemptFailure
@@ -179,6 +179,9 @@ func finalError(f format, failures []attemptFailure) *apiError {
 	case len(failures) == 0:
 		return &apiError{status: http.StatusServiceUnavailable, code: "no_deployment", message: "No deployment is available for this route."}
 	case allLimited:
+		if wait == 0 {
+			wait = limiterWait
+		}
 		if wait == 0 {
 			wait = time.Second
 		}

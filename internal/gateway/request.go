@@ -12,6 +12,7 @@ import (
 	"github.com/llmux/llmux/internal/api/openai"
 	"github.com/llmux/llmux/internal/config"
 	"github.com/llmux/llmux/internal/provider"
+	"github.com/llmux/llmux/internal/tokens"
 )
 
 // call is one client request on its way through the gateway.
@@ -28,6 +29,9 @@ type call struct {
 	// header holds client headers forwarded upstream.
 	header http.Header
 	start  time.Time
+
+	// estimates caches the token estimate per model family.
+	estimates map[string]tokens.Estimate
 
 	// Decoded lazily, only when a candidate needs translation.
 	oa *openai.ChatRequest

@@ -13,8 +13,11 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/redis/go-redis/v9"
+
 	"github.com/llmux/llmux/internal/config"
 	"github.com/llmux/llmux/internal/gateway"
+	"github.com/llmux/llmux/internal/ratelimit"
 	"github.com/llmux/llmux/internal/sim"
 )
 
@@ -29,7 +32,32 @@ type Server struct {
 
 	gw      *http.Server
 	simSrv  *http.Server
+	redis   *redis.Client
 	serving chan error
+}
+
+// limiter sets the gateway's limiter from the config: in memory, or in
+// Redis with a local fallback at 1/replicas of each limit while Redis is
+// unreachable.
+func (s *Server) limiter(cfg *config.Config, log *slog.Logger, opts *gateway.Options) error {
+	if cfg.RateLimit.Backend != config.BackendRedis {
+		return nil
+	}
+	rc := cfg.RateLimit.Redis
+	s.redis = redis.NewClient(&redis.Options{
+		Addr:         rc.Addr,
+		Password:     rc.Password.Reveal(),
+		DB:           rc.DB,
+		DialTimeout:  time.Second,
+		ReadTimeout:  500 * time.Millisecond,
+		WriteTimeout: 500 * time.Millisecond,
+		PoolSize:     64,
+		MaxRetries:   -1, // a failed call falls back to local limits at once
+	})
+	res := ratelimit.NewResilient(ratelimit.NewRedis(s.redis, rc.Prefix), cfg.RateLimit.Replicas, log, nil)
+	opts.Limiter, opts.LimiterStatus = res, res
+	log.Info("rate limits shared through redis", "addr", rc.Addr, "replicas", cfg.RateLimit.Replicas)
+	return nil
 }
 
 // Start starts llmux on cfg.Listen. cfg is modified: accounts whose
@@ -44,7 +72,12 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 			return nil, err
 		}
 	}
-	gw, err := gateway.New(gateway.Options{Config: cfg, Logger: log})
+	opts := gateway.Options{Config: cfg, Logger: log}
+	if err := s.limiter(cfg, log, &opts); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	gw, err := gateway.New(opts)
 	if err != nil {
 		s.Close(ctx)
 		return nil, fmt.Errorf("server: %w", err)
@@ -149,6 +182,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.simSrv != nil {
 		errs = append(errs, s.simSrv.Shutdown(ctx))
+	}
+	if s.redis != nil {
+		errs = append(errs, s.redis.Close())
 	}
 	return errors.Join(errs...)
 }

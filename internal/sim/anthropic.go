@@ -86,9 +86,7 @@ func (x *exchange) serveMessages(c *messagesCall) {
 		x.sendJSON(x.messageResponse(c, o, blocks, total))
 		return
 	}
-	sent, ok := x.runStream(x.messageEvents(c, o, blocks, total), f)
-	x.out = sent
-	if ok {
+	if x.runStream(x.messageEvents(c, o, blocks, total), f) {
 		x.out, x.result = total, resultOK
 	}
 	x.key.limits.settle(x.s.now(), x.out)

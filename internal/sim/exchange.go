@@ -26,16 +26,17 @@ type surface struct {
 
 // exchange is one authenticated request in flight.
 type exchange struct {
-	s       *Server
-	w       http.ResponseWriter
-	r       *http.Request
-	sf      surface
-	key     *keyState
-	start   time.Time
-	reqID   string
-	metered bool // rate-limited endpoint: limit headers on every response
-	result  int
-	in, out int // tokens to count in Stats
+	s        *Server
+	w        http.ResponseWriter
+	r        *http.Request
+	sf       surface
+	key      *keyState
+	start    time.Time
+	reqID    string
+	metered  bool // rate-limited endpoint: limit headers on every response
+	result   int
+	in, out  int  // tokens to count in Stats
+	recorded bool // record has run
 }
 
 // Outcomes counted in Stats.
@@ -152,8 +153,14 @@ func (x *exchange) idHeaders() {
 	}
 }
 
-// record counts the exchange in the key's stats; deferred by handlers.
+// record counts the exchange in the key's stats, once; deferred by
+// handlers, and called early by abort so the counts are in place before
+// the client sees the connection drop.
 func (x *exchange) record() {
+	if x.recorded {
+		return
+	}
+	x.recorded = true
 	c := &x.key.stats
 	switch x.result {
 	case resultOK:

@@ -14,7 +14,7 @@ const (
 	chatBody  = `{"model":"gpt-4o-mini","messages":[{"role":"system","content":"You are terse."},{"role":"user","content":"Hello there, how is the weather today?"}],"max_tokens":64}`
 	toolsBody = `{"model":"gpt-4o-mini","messages":[{"role":"user","content":"What's the weather in Paris?"}],` +
 		`"tools":[{"type":"function","function":{"name":"get_weather","description":"Weather for a city","parameters":{"type":"object","properties":{"city":{"type":"string"},"unit":{"type":"string","enum":["celsius","fahrenheit"]},"days":{"type":"integer"}},"required":["city","unit","days"]}}}]}`
-	messagesBody = `{"model":"claude-sonnet-4-5","max_tokens":64,"system":"You are terse.","messages":[{"role":"user","content":"Hello there, how is the weather today?"}]}`
+	messagesBody       = `{"model":"claude-sonnet-4-5","max_tokens":64,"system":"You are terse.","messages":[{"role":"user","content":"Hello there, how is the weather today?"}]}`
 	anthropicToolsBody = `{"model":"claude-sonnet-4-5","max_tokens":256,"messages":[{"role":"user","content":"What's the weather in Paris?"}],` +
 		`"tools":[{"name":"get_weather","description":"Weather for a city","input_schema":{"type":"object","properties":{"city":{"type":"string"},"days":{"type":"integer"}},"required":["city","days"]}}]}`
 )

@@ -64,9 +64,8 @@ func (x *exchange) serveChat(c *chatCall) {
 		x.sendJSON(x.chatResponse(model, c.prompt, outs))
 		return
 	}
-	sent, ok := x.runStream(x.chatEvents(c, model, outs), f)
-	x.in, x.out = c.prompt, sent
-	if ok {
+	x.in = c.prompt
+	if x.runStream(x.chatEvents(c, model, outs), f) {
 		x.out, x.result = total, resultOK
 	}
 }

@@ -81,48 +81,50 @@ func (x *exchange) waitWhole(f *Fault, tokens int) error {
 }
 
 // runStream sends evs as an event stream, pacing token-carrying events and
-// applying mid-stream faults. It returns the output tokens sent and whether
-// the stream completed.
-func (x *exchange) runStream(evs []event, f *Fault) (sent int, complete bool) {
+// applying mid-stream faults. It keeps x.out at the output tokens sent so
+// far and reports whether the stream completed.
+func (x *exchange) runStream(evs []event, f *Fault) bool {
 	ctx := x.r.Context()
 	if x.firstDelay(f) != nil {
-		return 0, false
+		return false
 	}
 	sse.SetHeaders(x.w.Header())
 	x.commonHeaders()
 	x.w.WriteHeader(http.StatusOK)
 	sw := sse.NewWriter(x.w)
-	stalled := false
+	sent, stalled := 0, false
 	for _, ev := range evs {
 		if ev.tokens > 0 {
 			if f != nil && sent >= f.AfterTokens {
 				switch {
 				case f.Kind == FaultReset:
 					x.abort()
-					return sent, false
+					return false
 				case f.Kind == FaultStall && !stalled:
 					stalled = true
 					if x.stall(f) != nil {
-						return sent, false
+						return false
 					}
 				}
 			}
 			if sent > 0 && sleep(ctx, x.s.tokenDelay(ev.tokens)) != nil {
-				return sent, false
+				return false
 			}
 		}
 		if sw.Event(ev.name, ev.data) != nil {
-			return sent, false
+			return false
 		}
 		sent += ev.tokens
+		x.out = sent
 	}
-	return sent, true
+	return true
 }
 
 // abort drops the connection without a response (or mid-response): the
 // client sees a reset or an unexpected EOF. Where the connection cannot be
 // hijacked (HTTP/2) it aborts the handler, which resets the stream.
 func (x *exchange) abort() {
+	x.record()
 	conn, _, err := http.NewResponseController(x.w).Hijack()
 	if err != nil {
 		panic(http.ErrAbortHandler)
@@ -164,6 +166,8 @@ func statusMessage(provider string, status int) string {
 		return "Overloaded"
 	case provider == ProviderAnthropic && status >= 500:
 		return "Internal server error"
+	case provider == ProviderAzure && status == 429:
+		return "Rate limit is exceeded. Try again in 1 seconds."
 	case provider == ProviderAzure && status == 503:
 		return "The service is temporarily unable to process your request. Please try again later."
 	case provider == ProviderAzure && status >= 500:

@@ -1,0 +1,328 @@
+package gateway
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"time"
+
+	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/provider"
+	"github.com/llmux/llmux/internal/ratelimit"
+	"github.com/llmux/llmux/internal/router"
+)
+
+// serve runs a call through its route and then the route's fallbacks.
+// Each route gets its plan: candidates with headroom are tried in order;
+// when none has headroom the call waits in the route's queue up to the
+// route's max_wait, then degrades to the next fallback route. Only then
+// does the client get 429, with a Retry-After computed from the buckets.
+func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) outcome {
+	keyRes, aerr := g.reserveKey(ctx, c)
+	if aerr != nil {
+		writeError(w, c.f, aerr)
+		return outcome{status: aerr.status, reason: aerr.code}
+	}
+	st := &callState{maxAttempts: -1}
+	out := g.serveRoutes(ctx, w, c, st)
+	g.settleKey(keyRes, out)
+	return out
+}
+
+// callState is what a call accumulates across routes and attempts.
+type callState struct {
+	attempts    int
+	maxAttempts int // of the first route; -1 until set
+	failures    []attemptFailure
+	// wait is the shortest time until some candidate would have headroom.
+	wait time.Duration
+	// exceeded: candidates whose limits can never fit the request.
+	exceeded []*ratelimit.ExceedsError
+	// skipped counts candidates that lacked headroom.
+	skipped  int
+	fallback string
+}
+
+func (st *callState) noteWait(d time.Duration) {
+	st.skipped++
+	if st.wait == 0 || d < st.wait {
+		st.wait = d
+	}
+}
+
+func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *call, st *callState) outcome {
+	routes := append([]string{c.route}, g.fallbacks[c.route]...)
+	for i, route := range routes {
+		if i > 0 {
+			st.fallback = route
+			w.Header().Set(headerFallback, route)
+		}
+		out, done := g.serveRoute(ctx, w, c, route, st)
+		if done {
+			return out
+		}
+	}
+	aerr := g.finalError(c, st)
+	writeError(w, c.f, aerr)
+	return outcome{status: aerr.status, attempts: st.attempts, reason: aerr.code, fallback: st.fallback}
+}
+
+// serveRoute tries the route's plan, waiting in its queue while no
+// candidate has headroom. done is false when the route gave up and the
+// next fallback may try.
+func (g *Gateway) serveRoute(ctx context.Context, w http.ResponseWriter, c *call, route string, st *callState) (outcome, bool) {
+	maxWait := g.maxWait[route]
+	deadline := g.now().Add(maxWait)
+	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
+		deadline = d
+	}
+	q := g.queues[route]
+	var ticket *router.Ticket
+	defer func() {
+		if ticket != nil {
+			ticket.Leave()
+		}
+	}()
+	// A request arriving while others wait queues behind them.
+	if q.Len() > 0 && maxWait > 0 {
+		t, err := q.Join(g.priority(c.key), deadline)
+		if err != nil {
+			g.metrics.shed.WithLabelValues(route).Inc()
+			return outcome{}, false
+		}
+		ticket = t
+		if err := ticket.Turn(ctx, 0, g.now); err != nil {
+			return g.queueExit(ctx, err)
+		}
+	}
+	for {
+		st.skipped, st.wait = 0, 0
+		out, done := g.tryPlan(ctx, w, c, route, st)
+		if done {
+			return out, true
+		}
+		if st.skipped == 0 || maxWait <= 0 {
+			return outcome{}, false // nothing left to wait for
+		}
+		if ticket == nil {
+			t, err := q.Join(g.priority(c.key), deadline)
+			if err != nil {
+				g.metrics.shed.WithLabelValues(route).Inc()
+				return outcome{}, false
+			}
+			ticket = t
+		}
+		start := g.now()
+		err := ticket.Turn(ctx, st.wait, g.now)
+		g.metrics.queueWait.WithLabelValues(route).Observe(g.now().Sub(start).Seconds())
+		if err != nil {
+			return g.queueExit(ctx, err)
+		}
+	}
+}
+
+// queueExit ends a wait: a client that left ends the call; a deadline lets
+// the next fallback route try.
+func (g *Gateway) queueExit(ctx context.Context, err error) (outcome, bool) {
+	if ctx.Err() != nil {
+		return outcome{status: 499, reason: "client_closed"}, true
+	}
+	return outcome{}, false
+}
+
+// tryPlan makes one pass over the route's candidates. Each candidate is
+// first charged its estimate in the limiter; one without headroom is
+// skipped (noting when it would have headroom).
+func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, route string, st *callState) (outcome, bool) {
+	plan, err := g.router.Plan(router.Request{Route: route})
+	if err != nil {
+		return outcome{}, false
+	}
+	if st.maxAttempts < 0 {
+		st.maxAttempts = plan.MaxAttempts
+	}
+	for _, dep := range plan.Candidates {
+		if st.attempts >= st.maxAttempts {
+			return outcome{}, false
+		}
+		if ctx.Err() != nil {
+			return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
+		}
+		up := g.upstreams[dep.Name]
+		res, ok := g.reserve(ctx, c, dep, st)
+		if !ok {
+			continue
+		}
+		st.attempts++
+		r := g.attempt(ctx, w, c, up, res, st.attempts)
+		if r.done {
+			r.out.attempts = st.attempts
+			r.out.fallback = st.fallback
+			return r.out, true
+		}
+		st.failures = append(st.failures, r.failure)
+	}
+	return outcome{}, false
+}
+
+// reserve charges dep's buckets with c's estimate for dep.
+func (g *Gateway) reserve(ctx context.Context, c *call, dep *config.Deployment, st *callState) (ratelimit.Reservation, bool) {
+	cost, err := g.cost(c, dep)
+	if err != nil {
+		st.failures = append(st.failures, attemptFailure{deployment: dep.Name, clientErr: errBadRequest("", err.Error())})
+		return ratelimit.Reservation{}, false
+	}
+	res, err := g.limiter.Reserve(ctx, depKey(dep.Name), depLimits(dep), cost)
+	var exceeds *ratelimit.ExceedsError
+	switch {
+	case errors.As(err, &exceeds):
+		st.exceeded = append(st.exceeded, exceeds)
+		return res, false
+	case err != nil:
+		// The limiter itself failed (Resilient already fell back if it
+		// could): let the request through rather than fail it.
+		g.log.Warn("limiter reserve failed; sending without a reservation", "deployment", dep.Name, "err", err)
+		return ratelimit.Reservation{OK: true}, true
+	case !res.OK:
+		st.noteWait(res.Wait)
+		return res, false
+	}
+	return res, true
+}
+
+// attempt sends one upstream request and relays the answer.
+func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation, n int) attemptResult {
+	name := up.dep.Name
+	p, aerr := g.prepare(c, up)
+	if aerr != nil {
+		g.cancel(res)
+		return attemptResult{failure: attemptFailure{deployment: name, clientErr: aerr}}
+	}
+	resp, err := up.adapter.Send(ctx, p.req)
+	if err != nil {
+		return g.sendFailed(ctx, w, c, up, res, err)
+	}
+	g.learn(ctx, up, resp.Limits)
+	setServedHeaders(w, name, n)
+	var rr relayResult
+	if c.stream {
+		rr = g.relayStream(ctx, w, c, up, p, resp)
+	} else {
+		rr = g.relayJSON(w, c, up, p, resp)
+	}
+	g.settle(up, res, rr.usage, rr.usage != (usage{}))
+	if rr.err != nil {
+		pe := &provider.Error{Account: up.dep.Account, Class: provider.ClassRetryable, Err: rr.err}
+		g.recordFailure(name, pe)
+		if !rr.committed {
+			clearServedHeaders(w)
+			return attemptResult{failure: attemptFailure{deployment: name, err: pe}}
+		}
+		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: rr.usage, reason: "stream_error"}}
+	}
+	g.health.Success(name)
+	return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: rr.usage}}
+}
+
+// sendFailed handles an upstream that answered with an error (or not at
+// all) before anything reached the client.
+func (g *Gateway) sendFailed(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation, err error) attemptResult {
+	name := up.dep.Name
+	var pe *provider.Error
+	if !errors.As(err, &pe) {
+		pe = &provider.Error{Class: provider.ClassRetryable, Err: err}
+	}
+	g.recordFailure(name, pe)
+	switch {
+	case ctx.Err() != nil:
+		g.cancel(res)
+		return attemptResult{done: true, out: outcome{status: 499, deployment: name, reason: "client_closed"}}
+	case pe.Class == provider.ClassRateLimited:
+		g.metrics.upstream429.WithLabelValues(name).Inc()
+		g.cancel(res)
+		g.block(ctx, up, pe)
+	case pe.Class == provider.ClassClient:
+		// Providers count rejected requests against the limits too.
+		g.settleRequestOnly(res)
+		return attemptResult{done: true, out: g.writeUpstreamError(w, c, up, pe)}
+	default:
+		g.settleRequestOnly(res)
+	}
+	return attemptResult{failure: attemptFailure{deployment: name, err: pe}}
+}
+
+// recordFailure cools a deployment down according to what failed.
+func (g *Gateway) recordFailure(deployment string, e *provider.Error) {
+	g.metrics.upstreamFailures.WithLabelValues(deployment, e.Class.String()).Inc()
+	if e.Class == provider.ClassClient {
+		return
+	}
+	g.health.Failure(deployment, cooldown(e, g.health.Failures(deployment)+1))
+}
+
+// cooldown is how long a deployment rests after a failure: a rate limit
+// for as long as the provider asked (5 s when it did not say), an account
+// failure (bad key, no quota) for a minute, and other failures only once
+// they repeat (3 in a row: 5 s).
+func cooldown(e *provider.Error, streak int) time.Duration {
+	switch e.Class {
+	case provider.ClassRateLimited:
+		if e.RetryAfter > 0 {
+			return e.RetryAfter
+		}
+		return 5 * time.Second
+	case provider.ClassAccount:
+		return time.Minute
+	}
+	if streak >= 3 {
+		return 5 * time.Second
+	}
+	return 0
+}
+
+// finalError is the answer when no route could serve the call.
+func (g *Gateway) finalError(c *call, st *callState) *apiError {
+	switch {
+	case st.attempts == 0 && len(st.exceeded) > 0 && st.skipped == 0 && len(st.failures) == 0:
+		return exceedsError(st.exceeded)
+	case st.skipped > 0 || st.attempts == 0 && len(st.failures) == 0:
+		wait := st.wait
+		if wait <= 0 {
+			wait = time.Second
+		}
+		return &apiError{status: http.StatusTooManyRequests, code: "rate_limit_exceeded", retryAfter: wait,
+			message: fmt.Sprintf("No deployment of route %s has capacity for this request now; retry in %s.",
+				quote(c.route), wait.Round(time.Millisecond))}
+	}
+	return finalFailure(c.f, st.failures, st.wait)
+}
+
+// exceedsError names the largest limit the request exceeded.
+func exceedsError(ex []*ratelimit.ExceedsError) *apiError {
+	best := ex[0]
+	for _, e := range ex[1:] {
+		if e.Limit > best.Limit {
+			best = e
+		}
+	}
+	return &apiError{status: http.StatusBadRequest, code: "request_too_large", param: "messages",
+		message: fmt.Sprintf("This request needs about %d tokens of %s, more than the largest per-minute limit of any deployment of this route (%d). Reduce the prompt or max_tokens.",
+			best.Cost, best.Dimension, best.Limit)}
+}
+
+// attemptResult is one attempt's end: done (the client got an answer, good
+// or bad) or a failure that allows the next candidate.
+type attemptResult struct {
+	done    bool
+	out     outcome
+	failure attemptFailure
+}
+
+type attemptFailure struct {
+	deployment string
+	err        *provider.Error
+	// clientErr is an error only this candidate has (a translation it
+	// cannot do, an estimate it cannot make).
+	clientErr *apiError
+}

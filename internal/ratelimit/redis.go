@@ -1,0 +1,243 @@
+package ratelimit
+
+import (
+	"context"
+	"crypto/sha1"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/redis/go-redis/v9"
+)
+
+// Scripter is the part of a go-redis client that Redis uses.
+// *redis.Client, *redis.ClusterClient and *redis.Ring implement it.
+type Scripter interface {
+	Eval(ctx context.Context, script string, keys []string, args ...any) *redis.Cmd
+	EvalSha(ctx context.Context, sha1 string, keys []string, args ...any) *redis.Cmd
+	ScriptLoad(ctx context.Context, script string) *redis.StringCmd
+}
+
+var (
+	_ Scripter = (*redis.Client)(nil)
+	_ Scripter = (*redis.ClusterClient)(nil)
+	_ Store    = (*Redis)(nil)
+)
+
+// Redis is a Store shared by every replica that uses the same Redis (or
+// Redis Cluster) and prefix. Each key's buckets are one hash, prefix+key,
+// and each operation is one Lua script run atomically on it in one round
+// trip (EVALSHA, falling back to EVAL when Redis has lost the script), so
+// replicas never over-grant between them. Scripts read Redis's own clock
+// (TIME), so replicas' clocks do not matter, and set a TTL so idle keys
+// vanish a minute after their buckets are full again.
+//
+// The semantics are exactly Memory's; the same arithmetic runs in Lua
+// (see bucket.go). Errors that mean Redis cannot be reached wrap
+// ErrUnavailable.
+type Redis struct {
+	// Now, when set, replaces Redis's clock: the scripts use its time (in
+	// ms) instead of TIME. For tests only, which cannot move Redis's
+	// clock; production leaves it nil. Set it before first use.
+	Now func() time.Time
+
+	client                              Scripter
+	prefix                              string
+	reserve, settle, learn, block, stat script
+}
+
+// NewRedis returns a Redis store using client, with keys prefix+key
+// (e.g. "llmux:rl:"). A key is one hash, so Redis Cluster needs no hash
+// tags.
+func NewRedis(client Scripter, prefix string) *Redis {
+	return &Redis{
+		client:  client,
+		prefix:  prefix,
+		reserve: newScript(luaReserve),
+		settle:  newScript(luaSettle),
+		learn:   newScript(luaLearn),
+		block:   newScript(luaBlock),
+		stat:    newScript(luaState),
+	}
+}
+
+// Load loads every script into Redis's script cache. It is optional
+// (scripts are loaded on first use) and serves as a startup check.
+func (r *Redis) Load(ctx context.Context) error {
+	for _, s := range []script{r.reserve, r.settle, r.learn, r.block, r.stat} {
+		if err := r.client.ScriptLoad(ctx, s.src).Err(); err != nil {
+			return r.wrap(ctx, "load", err)
+		}
+	}
+	return nil
+}
+
+// Reserve implements Store.
+func (r *Redis) Reserve(ctx context.Context, key string, lim Limits, cost Cost) (Reservation, error) {
+	if err := validate(lim, cost); err != nil {
+		return Reservation{}, err
+	}
+	c := costVec(cost)
+	n, err := r.run(ctx, r.reserve, "reserve", key, 2,
+		lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, c[0], c[1], c[2], c[3])
+	if err != nil {
+		return Reservation{}, err
+	}
+	res := Reservation{Key: key, Limits: lim, Cost: cost}
+	switch {
+	case n[0] == 1:
+		res.OK = true
+	case n[0] == 0:
+		res.Wait = ms(n[1])
+	case len(n) == 4 && n[1] >= 1 && n[1] <= numDims:
+		return res, exceedsError(int(n[1]-1), n[2], n[3])
+	default:
+		return Reservation{}, fmt.Errorf("ratelimit: redis reserve: unexpected reply %v", n)
+	}
+	return res, nil
+}
+
+// Settle implements Store. A key that expired since the reservation is
+// recreated full from r.Limits before the difference is applied.
+func (r *Redis) Settle(ctx context.Context, res Reservation, actual Cost) error {
+	if !res.OK || res.Limits.IsZero() {
+		return nil
+	}
+	if err := validate(res.Limits, actual); err != nil {
+		return err
+	}
+	a, c, l := costVec(actual), costVec(res.Cost), res.Limits
+	_, err := r.run(ctx, r.settle, "settle", res.Key, 1,
+		l.RPM, l.TPM, l.ITPM, l.OTPM, a[0]-c[0], a[1]-c[1], a[2]-c[2], a[3]-c[3])
+	return err
+}
+
+// Cancel implements Store.
+func (r *Redis) Cancel(ctx context.Context, res Reservation) error {
+	return r.Settle(ctx, res, Cost{})
+}
+
+// Learn implements Store.
+func (r *Redis) Learn(ctx context.Context, key string, lim Limits, obs Observed) error {
+	if err := validate(lim, Cost{}); err != nil {
+		return err
+	}
+	_, err := r.run(ctx, r.learn, "learn", key, 1, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM,
+		obs.RequestsLimit, obs.TokensLimit, obs.InputLimit, obs.OutputLimit,
+		obs.RequestsRemaining, obs.TokensRemaining, obs.InputRemaining, obs.OutputRemaining)
+	return err
+}
+
+// Block implements Store.
+func (r *Redis) Block(ctx context.Context, key string, lim Limits, d time.Duration) error {
+	if err := validate(lim, Cost{}); err != nil {
+		return err
+	}
+	_, err := r.run(ctx, r.block, "block", key, 1, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, toMs(d))
+	return err
+}
+
+// State implements Store. It writes nothing.
+func (r *Redis) State(ctx context.Context, key string, lim Limits) (State, error) {
+	if err := validate(lim, Cost{}); err != nil {
+		return State{}, err
+	}
+	n, err := r.run(ctx, r.stat, "state", key, 13, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM)
+	if err != nil {
+		return State{}, err
+	}
+	level := func(i int) Level { return Level{Limit: n[i], Available: n[i+1], Reset: ms(n[i+2])} }
+	return State{
+		Requests: level(0), Tokens: level(3), InputTokens: level(6), OutputTokens: level(9),
+		BlockedFor: ms(n[12]),
+	}, nil
+}
+
+// run runs s on prefix+key with the clock argument followed by args, and
+// returns the reply's integers (at least want of them).
+func (r *Redis) run(ctx context.Context, s script, op, key string, want int, args ...int64) ([]int64, error) {
+	keys := []string{r.prefix + key}
+	argv := make([]any, 0, len(args)+1)
+	argv = append(argv, r.nowArg())
+	for _, a := range args {
+		argv = append(argv, a)
+	}
+	v, err := r.client.EvalSha(ctx, s.sha, keys, argv...).Result()
+	if redis.HasErrorPrefix(err, "NOSCRIPT") {
+		v, err = r.client.Eval(ctx, s.src, keys, argv...).Result()
+	}
+	if err != nil {
+		return nil, r.wrap(ctx, op, err)
+	}
+	return ints(op, v, want)
+}
+
+// nowArg is the scripts' clock argument: 0 (use TIME) unless Now is set.
+func (r *Redis) nowArg() int64 {
+	if r.Now == nil {
+		return 0
+	}
+	return r.Now().UnixMilli()
+}
+
+// wrap prefixes err with the operation, marking it ErrUnavailable when
+// Redis could not be reached.
+func (r *Redis) wrap(ctx context.Context, op string, err error) error {
+	if unavailable(ctx, err) {
+		return &unavailableError{op: op, err: err}
+	}
+	return fmt.Errorf("ratelimit: redis %s: %w", op, err)
+}
+
+// unavailable reports whether err means Redis cannot serve now (as
+// opposed to the caller's context ending, or a script error).
+func unavailable(ctx context.Context, err error) bool {
+	if ctx.Err() != nil {
+		return false
+	}
+	var re redis.Error
+	if !errors.As(err, &re) {
+		return true // network, closed client, pool timeout
+	}
+	return redis.IsLoadingError(err) || redis.IsReadOnlyError(err) || redis.IsMasterDownError(err) ||
+		redis.IsClusterDownError(err) || redis.IsTryAgainError(err) || redis.IsMaxClientsError(err) ||
+		redis.IsOOMError(err) || redis.HasErrorPrefix(err, "BUSY")
+}
+
+// unavailableError is an error that means Redis could not be reached.
+type unavailableError struct {
+	op  string
+	err error
+}
+
+func (e *unavailableError) Error() string {
+	return "ratelimit: redis " + e.op + ": unavailable: " + e.err.Error()
+}
+
+func (e *unavailableError) Unwrap() error { return e.err }
+
+func (e *unavailableError) Is(target error) bool { return target == ErrUnavailable }
+
+// ints converts a script's reply to integers.
+func ints(op string, v any, want int) ([]int64, error) {
+	vs, ok := v.([]any)
+	if !ok || len(vs) < want {
+		return nil, fmt.Errorf("ratelimit: redis %s: unexpected reply %v", op, v)
+	}
+	n := make([]int64, len(vs))
+	for i, x := range vs {
+		if n[i], ok = x.(int64); !ok {
+			return nil, fmt.Errorf("ratelimit: redis %s: unexpected reply %v", op, v)
+		}
+	}
+	return n, nil
+}
+
+// script is a Lua script and its SHA1 for EVALSHA.
+type script struct{ src, sha string }
+
+func newScript(src string) script {
+	h := sha1.Sum([]byte(src))
+	return script{src: src, sha: hex.EncodeToString(h[:])}
+}
