@@ -37,6 +37,10 @@ type Options struct {
 	LimiterStatus interface{ Degraded() bool }
 	// Estimator estimates tokens. Default tokens.NewEstimator().
 	Estimator *tokens.Estimator
+	// TimeScale is real seconds per second of Now, for simulations whose
+	// clock runs faster than real time (benchmarks compress minutes of
+	// rate-limit refill into seconds). Default 1.
+	TimeScale float64
 }
 
 // Gateway serves the client APIs. Create it with New.
@@ -110,6 +114,7 @@ func New(opt Options) (*Gateway, error) {
 	}
 	for _, rc := range opt.Config.Routes {
 		g.queues[rc.Name] = router.NewQueue(opt.Config.RateLimit.QueueSize)
+		g.queues[rc.Name].SetTimeScale(opt.TimeScale)
 		g.maxWait[rc.Name] = rc.MaxWait
 		g.fallbacks[rc.Name] = rc.Fallbacks
 	}

@@ -18,7 +18,8 @@ import (
 // waiter whose context ends leaves at once. Queue is safe for concurrent
 // use.
 type Queue struct {
-	max int
+	max   int
+	scale float64 // real seconds per clock second; see SetTimeScale
 
 	mu      sync.Mutex
 	waiters waiterHeap
@@ -32,7 +33,21 @@ var ErrQueueFull = errors.New("router: queue is full")
 var ErrDeadline = errors.New("router: waited until the deadline without capacity")
 
 // NewQueue returns a queue holding at most max waiters (0: none may wait).
-func NewQueue(max int) *Queue { return &Queue{max: max} }
+func NewQueue(max int) *Queue { return &Queue{max: max, scale: 1} }
+
+// SetTimeScale makes the queue's timers run scale real seconds per second
+// of the clock passed to Turn. A simulation whose clock runs 30× faster
+// than real time (so a minute's refill takes two seconds) sets 1/30.
+// Default 1.
+func (q *Queue) SetTimeScale(scale float64) {
+	if scale > 0 {
+		q.scale = scale
+	}
+}
+
+func (q *Queue) real(d time.Duration) time.Duration {
+	return time.Duration(float64(d) * q.scale)
+}
 
 // Ticket is a place in the queue. Call Leave when done with it, whatever
 // happened.
@@ -97,7 +112,7 @@ func (t *Ticket) Turn(ctx context.Context, wait time.Duration, now func() time.T
 	if left <= 0 {
 		return ErrDeadline
 	}
-	deadline := time.NewTimer(left)
+	deadline := time.NewTimer(t.q.real(left))
 	defer deadline.Stop()
 	for !t.atHead() {
 		select {
@@ -115,7 +130,7 @@ func (t *Ticket) Turn(ctx context.Context, wait time.Duration, now func() time.T
 		// Capacity comes back after the deadline: no point waiting for it.
 		return ErrDeadline
 	}
-	retry := time.NewTimer(wait)
+	retry := time.NewTimer(t.q.real(wait))
 	defer retry.Stop()
 	select {
 	case <-retry.C:

@@ -24,52 +24,62 @@ import "unicode/utf8"
 type feature uint8
 
 const (
-	fWord      feature = iota // a run of ASCII letters starts
-	fCaseSplit                // a lower→upper change inside a letter run (o200k splits there)
-	fLong                     // a letter beyond the 6th of a letter run (rare words split in BPE)
-	fDigits                   // a group of up to 3 digits (both encodings split numbers so)
-	fPunct                    // an ASCII punctuation byte
-	fPunctRun                 // a run of punctuation starts
-	fSpace                    // a run of spaces or tabs starts
-	fSpaceCont                // a space or tab continuing a whitespace run
-	fNewline                  // a newline that starts a whitespace run
-	fNewlineCont              // a newline continuing a whitespace run
-	fLatin                    // a Latin-1/Latin Extended/Vietnamese rune (accents)
-	fCyrillic                 // a Cyrillic rune
-	fOther2                   // another 2-byte rune: Greek, Hebrew, Arabic, Armenian ...
-	fIndic                    // an Indic, Thai, Lao, Tibetan or Myanmar rune
-	fCJK                      // a Han, kana, Hangul or full-width rune
-	fOther3                   // another 3-byte rune (symbols, “quotes”, ZWJ) or an invalid byte
-	fAstral                   // a 4-byte rune (emoji)
-	fJoined                   // a letter run right after a single punctuation byte (".util", "(x")
+	// Per byte.
+	fLetter feature = iota // an ASCII letter
+	fDigit                 // an ASCII digit
+	fPunct                 // an ASCII punctuation or control byte
+	// Per transition between byte classes (the pieces the tokenizers' regexps cut).
+	fWord        // a run of letters starts
+	fJoinedWord  // a run of letters starts right after one punctuation byte (".util", "(x"): one piece with it
+	fCaseSplit   // a lower→upper change inside a run of letters (o200k cuts there)
+	fDigitRun    // a run of digits starts (numbers are cut into groups of up to 3)
+	fPunctRun    // a run of punctuation starts
+	fSpace       // a run of spaces or tabs starts
+	fSpaceCont   // a space or tab continues a whitespace run
+	fNewline     // a newline starts a whitespace run
+	fNewlineCont // a newline continues a whitespace run
+	// Per non-ASCII rune, by script.
+	fLatin    // Latin-1, Latin Extended, IPA, combining marks, Vietnamese
+	fCyrillic // Cyrillic
+	fOther2   // other 2-byte scripts: Greek, Armenian, Hebrew, Arabic ...
+	fIndic    // Indic scripts, Thai, Lao, Tibetan, Myanmar
+	fCJK      // Han, kana, Hangul, full-width forms
+	fOther3   // other 3-byte runes (symbols, “quotes”, dashes, ZWJ) and invalid bytes
+	fAstral   // 4-byte runes (emoji)
 	numFeatures
+
+	fNone feature = 31 // a counter no weight reads: "no event"
 )
 
 // tally counts the features of the text seen so far. The zero value is an
-// empty tally.
+// empty tally. n has 32 slots so that an index masked with 31 needs no
+// bounds check on the hot path.
 type tally struct {
-	n [numFeatures]int
+	n [32]int
 }
 
 // weights are milli-tokens per feature for one encoding.
-type weights [numFeatures]int
+type weights [32]int
 
-// o200kWeights and cl100kWeights convert a tally to tokens. Fitted on
-// testdata/corpus by TestFastEstimateAccuracy's least-squares helper
-// (relative error), rounded, and scaled so ≥ 95% of samples over-estimate;
-// every weight is positive, so the estimate never falls when text grows.
+// o200kWeights and cl100kWeights convert a tally to tokens. They were
+// fitted on testdata/corpus (go test -run TestFastEstimateAccuracy -fit
+// prints a fresh fit: least squares on the relative error, scaled up until
+// 97% of samples over-estimate), rounded to 10 milli-tokens; the non-ASCII
+// weights were then raised by hand where a script has few samples. Every
+// weight is positive, so appending text never lowers an estimate
+// (TestFastEstimateMonotone).
 var (
 	o200kWeights = weights{
-		fWord: 890, fCaseSplit: 1360, fLong: 170, fDigits: 1890,
-		fPunct: 110, fPunctRun: 1160, fJoined: -590,
-		fSpace: 220, fSpaceCont: 120, fNewline: 1100, fNewlineCont: 390,
+		fLetter: 60, fDigit: 210, fPunct: 150,
+		fWord: 710, fJoinedWord: 250, fCaseSplit: 1120, fDigitRun: 2050, fPunctRun: 950,
+		fSpace: 220, fSpaceCont: 100, fNewline: 1170, fNewlineCont: 250,
 		fLatin: 1000, fCyrillic: 400, fOther2: 550, fIndic: 550,
 		fCJK: 1000, fOther3: 1200, fAstral: 2500,
 	}
 	cl100kWeights = weights{
-		fWord: 810, fCaseSplit: 1370, fLong: 130, fDigits: 1910,
-		fPunct: 110, fPunctRun: 1120, fJoined: -440,
-		fSpace: 360, fSpaceCont: 110, fNewline: 1080, fNewlineCont: 260,
+		fLetter: 30, fDigit: 250, fPunct: 150,
+		fWord: 740, fJoinedWord: 390, fCaseSplit: 1240, fDigitRun: 1960, fPunctRun: 960,
+		fSpace: 360, fSpaceCont: 100, fNewline: 1140, fNewlineCont: 130,
 		fLatin: 2300, fCyrillic: 650, fOther2: 1300, fIndic: 1600,
 		fCJK: 1350, fOther3: 1500, fAstral: 3500,
 	}
@@ -78,121 +88,104 @@ var (
 // tokens converts t to tokens with w, rounding up.
 func (t *tally) tokens(w *weights) int {
 	milli := 0
-	for i, n := range t.n {
-		milli += n * w[i]
+	for i := range numFeatures {
+		milli += t.n[i] * w[i]
 	}
 	return (milli + 999) / 1000
 }
 
-// class is an ASCII byte's class for the tally.
-type class uint8
+// state is the class of the previous character inside one string.
+type state uint8
 
 const (
-	cNone class = iota // start of a string
-	cLower
-	cUpper
-	cDigit
-	cPunct
-	cSpace
-	cNewline
-	cOther // a non-letter non-ASCII rune
+	sNone    state = iota // start of a string, or after a non-letter non-ASCII rune
+	sLower                // a lower-case letter (or an accented Latin letter)
+	sUpper                // an upper-case letter
+	sDigit                // a digit
+	sPunct1               // the first byte of a punctuation run
+	sPunctN               // a later byte of a punctuation run
+	sSpace                // a space or tab
+	sNewline              // a newline
+	numStates
 )
 
-// asciiClass is a read-only lookup table for classOf.
-var asciiClass = func() (t [utf8.RuneSelf]class) {
-	for c := range t {
-		switch {
-		case c >= 'a' && c <= 'z':
-			t[c] = cLower
-		case c >= 'A' && c <= 'Z':
-			t[c] = cUpper
-		case c >= '0' && c <= '9':
-			t[c] = cDigit
-		case c == '\n' || c == '\r':
-			t[c] = cNewline
-		case c == ' ' || c == '\t' || c == '\f' || c == '\v':
-			t[c] = cSpace
-		default:
-			t[c] = cPunct // includes control bytes: each costs a token or more
+// step is one entry of the transition table: the two counters to bump
+// (a per-byte one and a per-transition one, either may be fNone) and the
+// next state, packed as a | b<<5 | next<<10.
+type step uint16
+
+// asciiSteps is a read-only table: asciiSteps[s][c] is the step for ASCII
+// byte c in state s. One lookup and two increments per byte is what makes
+// the fast path fast.
+var asciiSteps = func() (t [numStates][utf8.RuneSelf]step) {
+	for s := range numStates {
+		for c := range utf8.RuneSelf {
+			t[s][c] = asciiStep(s, byte(c))
 		}
 	}
 	return t
 }()
 
-// run is the position inside one string: the previous class, the length of
-// the current letter run and of the current digit run.
-type run struct {
-	prev    class
-	letters int
-	digits  int
-	puncts  int
-}
-
-// ascii tallies one ASCII byte.
-func (t *tally) ascii(r *run, c byte) {
-	cl := asciiClass[c&0x7f]
-	switch cl {
-	case cLower, cUpper:
+func asciiStep(s state, c byte) step {
+	pack := func(a, b feature, next state) step { return step(a) | step(b)<<5 | step(next)<<10 }
+	letter := s == sLower || s == sUpper
+	space := s == sSpace || s == sNewline
+	switch {
+	case c >= 'a' && c <= 'z', c >= 'A' && c <= 'Z':
+		next := sLower
+		if c <= 'Z' {
+			next = sUpper
+		}
 		switch {
-		case r.prev != cLower && r.prev != cUpper:
-			t.n[fWord]++
-			if r.prev == cPunct && r.puncts == 1 {
-				t.n[fJoined]++
-			}
-			r.letters = 0
-		case cl == cUpper && r.prev == cLower:
-			t.n[fCaseSplit]++
-			r.letters = 0
+		case next == sUpper && s == sLower:
+			return pack(fLetter, fCaseSplit, next)
+		case letter:
+			return pack(fLetter, fNone, next)
+		case s == sPunct1:
+			return pack(fLetter, fJoinedWord, next)
+		default:
+			return pack(fLetter, fWord, next)
 		}
-		r.letters++
-		if r.letters > 6 {
-			t.n[fLong]++
+	case c >= '0' && c <= '9':
+		if s == sDigit {
+			return pack(fDigit, fNone, sDigit)
 		}
-	case cDigit:
-		if r.prev != cDigit {
-			r.digits = 0
+		return pack(fDigit, fDigitRun, sDigit)
+	case c == '\n' || c == '\r':
+		if space {
+			return pack(fNone, fNewlineCont, sNewline)
 		}
-		if r.digits%3 == 0 {
-			t.n[fDigits]++
+		return pack(fNone, fNewline, sNewline)
+	case c == ' ' || c == '\t' || c == '\f' || c == '\v':
+		if space {
+			return pack(fNone, fSpaceCont, sSpace)
 		}
-		r.digits++
-	case cPunct:
-		t.n[fPunct]++
-		if r.prev != cPunct {
-			t.n[fPunctRun]++
-			r.puncts = 0
+		return pack(fNone, fSpace, sSpace)
+	default: // punctuation and control bytes
+		if s == sPunct1 || s == sPunctN {
+			return pack(fPunct, fNone, sPunctN)
 		}
-		r.puncts++
-	case cSpace:
-		if r.prev == cSpace || r.prev == cNewline {
-			t.n[fSpaceCont]++
-		} else {
-			t.n[fSpace]++
-		}
-	case cNewline:
-		if r.prev == cSpace || r.prev == cNewline {
-			t.n[fNewlineCont]++
-		} else {
-			t.n[fNewline]++
-		}
+		return pack(fPunct, fPunctRun, sPunct1)
 	}
-	r.prev = cl
 }
 
-// rune tallies one non-ASCII rune. Accented Latin letters continue a
-// letter run, as they do in the tokenizers' regexps.
-func (t *tally) rune(r *run, c rune) {
+// ascii tallies one ASCII byte and returns the next state.
+func (t *tally) ascii(s state, c byte) state {
+	x := asciiSteps[s&7][c&0x7f]
+	t.n[x&31]++
+	t.n[x>>5&31]++
+	return state(x >> 10)
+}
+
+// rune tallies one non-ASCII rune and returns the next state. Accented
+// Latin letters continue a run of letters, as in the tokenizers' regexps.
+func (t *tally) rune(c rune) state {
 	f := runeFeature(c)
 	t.n[f]++
 	if f == fLatin {
-		if r.prev != cLower && r.prev != cUpper {
-			r.prev = cLower
-			r.letters = 0
-		}
-		r.letters++
-		return
+		return sLower
 	}
-	r.prev = cOther
+	return sNone
 }
 
 // runeFeature classifies a non-ASCII rune by Unicode block. Ranges, not
@@ -223,74 +216,78 @@ func runeFeature(c rune) feature {
 // the quotes, escapes already validated by the scanner. Escapes count as
 // the characters they stand for.
 func (t *tally) addJSON(s []byte) {
-	var r run
+	st := sNone
 	for i := 0; i < len(s); {
 		c := s[i]
-		switch {
-		case c < utf8.RuneSelf && c != '\\':
-			t.ascii(&r, c)
+		if c < utf8.RuneSelf && c != '\\' {
+			x := asciiSteps[st&7][c]
+			t.n[x&31]++
+			t.n[x>>5&31]++
+			st = state(x >> 10)
 			i++
-		case c == '\\':
-			i += t.escape(&r, s[i:])
-		default:
-			u, size := utf8.DecodeRune(s[i:])
-			if u == utf8.RuneError && size == 1 {
-				t.n[fOther3]++ // invalid UTF-8: byte-level tokens
-				r.prev = cOther
-			} else {
-				t.rune(&r, u)
-			}
-			i += size
+			continue
 		}
+		if c == '\\' {
+			var n int
+			st, n = t.escape(st, s[i:])
+			i += n
+			continue
+		}
+		u, size := utf8.DecodeRune(s[i:])
+		st = t.nonASCII(u, size)
+		i += size
 	}
 }
 
 // addString tallies plain text (no JSON escapes).
 func (t *tally) addString(s string) {
-	var r run
+	st := sNone
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			t.ascii(&r, c)
+			st = t.ascii(st, c)
 			i++
 			continue
 		}
 		u, size := utf8.DecodeRuneInString(s[i:])
-		if u == utf8.RuneError && size == 1 {
-			t.n[fOther3]++
-			r.prev = cOther
-		} else {
-			t.rune(&r, u)
-		}
+		st = t.nonASCII(u, size)
 		i += size
 	}
 }
 
-// escape tallies the escape at the start of s and returns its length.
-func (t *tally) escape(r *run, s []byte) int {
+// nonASCII tallies a decoded non-ASCII rune; an invalid byte costs like a
+// rare symbol (byte-level tokens).
+func (t *tally) nonASCII(u rune, size int) state {
+	if u == utf8.RuneError && size == 1 {
+		t.n[fOther3]++
+		return sNone
+	}
+	return t.rune(u)
+}
+
+// escape tallies the escape at the start of s and returns the next state
+// and the escape's length.
+func (t *tally) escape(st state, s []byte) (state, int) {
 	if len(s) < 2 {
-		return len(s)
+		return st, len(s)
 	}
 	switch s[1] {
 	case 'n':
-		t.ascii(r, '\n')
+		return t.ascii(st, '\n'), 2
 	case 'r':
-		t.ascii(r, '\r')
+		return t.ascii(st, '\r'), 2
 	case 't':
-		t.ascii(r, '\t')
+		return t.ascii(st, '\t'), 2
 	case 'b', 'f':
-		t.ascii(r, '\f')
+		return t.ascii(st, '\f'), 2
 	case 'u':
 		u, n := unescapeU(s)
 		if u < utf8.RuneSelf {
-			t.ascii(r, byte(u))
-		} else {
-			t.rune(r, u)
+			return t.ascii(st, byte(u)), n
 		}
-		return n
+		return t.rune(u), n
 	default: // " \ /
-		t.ascii(r, s[1])
+		return t.ascii(st, s[1]), 2
 	}
-	return 2
 }
 
 // unescapeU decodes a \uXXXX escape, or a surrogate pair of two, at the
