@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
 	"github.com/llmux/llmux/internal/config"
@@ -42,6 +43,8 @@ type callState struct {
 	// skipped counts candidates that lacked headroom.
 	skipped  int
 	fallback string
+	// queued is the time spent waiting in queues.
+	queued time.Duration
 }
 
 func (st *callState) noteWait(d time.Duration) {
@@ -92,7 +95,11 @@ func (g *Gateway) serveRoute(ctx context.Context, w http.ResponseWriter, c *call
 			return outcome{}, false
 		}
 		ticket = t
-		if err := ticket.Turn(ctx, 0, g.now); err != nil {
+		start := g.now()
+		err = ticket.Turn(ctx, 0, g.now)
+		st.queued += g.now().Sub(start)
+		w.Header().Set(headerQueued, strconv.FormatInt(st.queued.Milliseconds(), 10))
+		if err != nil {
 			return g.queueExit(ctx, err)
 		}
 	}
@@ -115,7 +122,10 @@ func (g *Gateway) serveRoute(ctx context.Context, w http.ResponseWriter, c *call
 		}
 		start := g.now()
 		err := ticket.Turn(ctx, st.wait, g.now)
-		g.metrics.queueWait.WithLabelValues(route).Observe(g.now().Sub(start).Seconds())
+		waited := g.now().Sub(start)
+		st.queued += waited
+		w.Header().Set(headerQueued, strconv.FormatInt(st.queued.Milliseconds(), 10))
+		g.metrics.queueWait.WithLabelValues(route).Observe(waited.Seconds())
 		if err != nil {
 			return g.queueExit(ctx, err)
 		}

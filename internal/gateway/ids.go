@@ -13,6 +13,7 @@ const (
 	headerDeployment = "x-llmux-deployment"
 	headerAttempts   = "x-llmux-attempts"
 	headerFallback   = "x-llmux-fallback"
+	headerQueued     = "x-llmux-queue-ms" // time waited for capacity, when it waited
 )
 
 // idSource makes request ids: a random per-process prefix and a counter,

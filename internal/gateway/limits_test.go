@@ -281,3 +281,20 @@ func waitFor(t *testing.T, cond func() bool) {
 }
 
 var _ http.Handler = (*Gateway)(nil)
+
+func TestQueueWaitHeader(t *testing.T) {
+	env := newLimitsEnv(t, func(c *config.Config) {
+		c.Deployments[0].Limits = config.Limits{RPM: 1, TPM: 100000}
+		c.Routes[0].MaxWait = time.Hour
+	})
+	post(env.g, "/v1/chat/completions", chat("one", 10))
+	done := make(chan *httptest.ResponseRecorder)
+	go func() { done <- post(env.g, "/v1/chat/completions", chat("one", 10)) }()
+	waitFor(t, func() bool { return env.g.queues["one"].Len() == 1 })
+	env.clock.advance(90 * time.Second)
+	env.g.notifyQueues()
+	rec := <-done
+	if rec.Code != 200 || rec.Header().Get(headerQueued) != "90000" {
+		t.Fatalf("%d, %s = %q, want 90000", rec.Code, headerQueued, rec.Header().Get(headerQueued))
+	}
+}
