@@ -178,12 +178,16 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 
 // reserve charges dep's buckets with c's estimate for dep.
 func (g *Gateway) reserve(ctx context.Context, c *call, dep *config.Deployment, st *callState) (ratelimit.Reservation, bool) {
+	lim := depLimits(dep)
+	if lim.IsZero() {
+		return ratelimit.Reservation{OK: true}, true // unlimited: nothing to charge
+	}
 	cost, err := g.cost(c, dep)
 	if err != nil {
 		st.failures = append(st.failures, attemptFailure{deployment: dep.Name, clientErr: errBadRequest("", err.Error())})
 		return ratelimit.Reservation{}, false
 	}
-	res, err := g.limiter.Reserve(ctx, depKey(dep.Name), depLimits(dep), cost)
+	res, err := g.limiter.Reserve(ctx, depKey(dep.Name), lim, cost)
 	var exceeds *ratelimit.ExceedsError
 	switch {
 	case errors.As(err, &exceeds):

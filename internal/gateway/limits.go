@@ -103,6 +103,9 @@ func (g *Gateway) notifyQueues() {
 
 // learn folds the provider's rate-limit headers into the buckets.
 func (g *Gateway) learn(ctx context.Context, up *upstream, l provider.Limits) {
+	if depLimits(up.dep).IsZero() {
+		return
+	}
 	obs, ok := observed(up, l)
 	if !ok {
 		return
@@ -146,6 +149,9 @@ func isAzure(up *upstream) bool {
 // provider's retry-after (or 5 s when it gave none); an upstream 429 is a
 // miss in llmux's accounting, counted in llmux_upstream_429_total.
 func (g *Gateway) block(ctx context.Context, up *upstream, pe *provider.Error) {
+	if depLimits(up.dep).IsZero() {
+		return // no buckets; the health cooldown still rests it
+	}
 	d := pe.RetryAfter
 	if d <= 0 {
 		d = 5 * time.Second

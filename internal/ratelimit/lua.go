@@ -9,8 +9,9 @@ package ratelimit
 //
 // Every script takes ARGV[1] = now: 0 in production, where the script
 // reads Redis's own clock (TIME) so all replicas agree; tests pass the
-// time in ms instead (Redis.Now). Numbers are written with %.0f so that
-// integers up to 2^53 survive the trip through Lua's float64.
+// time in ms instead (Redis.Now). Every number stays an integer below
+// 2^53, which Lua's float64 holds exactly and Redis writes exactly (%.17g
+// up to 7.0, shortest round-trip form from 7.2).
 
 // luaLib is the prelude every script starts with: bucket.go in Lua.
 const luaLib = `
@@ -19,7 +20,6 @@ local UNIT = 60000
 local MAXEL = 120000
 local FIELDS = {'t','b','rl','rL','rv','tl','tL','tv','il','iL','iv','ol','oL','ov'}
 
-local function num(x) return string.format('%.0f', x) end
 local function clamp(x, lo, hi) return math.min(math.max(x, lo), hi) end
 local function fdiv(a, b)
   local q = math.floor(a / b)
@@ -76,7 +76,8 @@ local function advance(s, now)
   s.last = now
 end
 
--- load returns the key's set brought to now and lim (new and full if absent).
+-- load returns the key's set brought to now and lim (new and full if absent),
+-- and the stored fields, for save.
 local function load(key, lim, now, keep)
   local v = redis.call('HMGET', key, unpack(FIELDS))
   local s = {last = now, blocked = 0, lim = {0,0,0,0}, learned = {0,0,0,0}, level = {0,0,0,0}}
@@ -88,27 +89,33 @@ local function load(key, lim, now, keep)
       s.level[d] = tonumber(v[3*d+2]) or 0
     end
     advance(s, now)
-    if keep then return s end
+    if keep then return s, v end
   end
   sync(s, lim)
-  return s
+  return s, v
 end
 
--- save writes s and lets the key expire a minute after it is full and unblocked.
-local function save(key, s, now)
-  local args, ttl = {'t', num(s.last), 'b', num(s.blocked)}, math.max(s.blocked - now, 0)
+-- save writes the fields of s that differ from the stored ones v (a
+-- missing field is 0), and lets the key expire a minute after it is
+-- full and unblocked.
+local function save(key, s, v, now)
+  local cur, ttl = {s.last, s.blocked}, math.max(s.blocked - now, 0)
   for d = 1, 4 do
-    local i = 3 * d - 1
-    args[2*i+1], args[2*i+2] = FIELDS[3*d], num(s.lim[d])
-    args[2*i+3], args[2*i+4] = FIELDS[3*d+1], num(s.learned[d])
-    args[2*i+5], args[2*i+6] = FIELDS[3*d+2], num(s.level[d])
+    cur[3*d], cur[3*d+1], cur[3*d+2] = s.lim[d], s.learned[d], s.level[d]
     if s.lim[d] > 0 then
       local e = eff(s, d)
       ttl = math.max(ttl, cdiv(e * UNIT - s.level[d], e))
     end
   end
-  redis.call('HSET', key, unpack(args))
-  redis.call('PEXPIRE', key, num(ttl + 60000))
+  local args, n = {}, 0
+  for i = 1, 14 do
+    local old = tonumber(v[i]) or 0
+    if old ~= cur[i] or (i == 1 and not v[1]) then
+      args[n+1], args[n+2], n = FIELDS[i], cur[i], n + 2
+    end
+  end
+  if n > 0 then redis.call('HSET', key, unpack(args)) end
+  redis.call('PEXPIRE', key, ttl + 60000)
 end
 `
 
@@ -118,7 +125,7 @@ end
 const luaReserve = luaLib + `
 local key, now = KEYS[1], now_ms(ARGV[1])
 local lim, cost = vec(2), vec(6)
-local s = load(key, lim, now, false)
+local s, v = load(key, lim, now, false)
 local res = {1, 0}
 for d = 1, 4 do
   if s.lim[d] > 0 and cost[d] > eff(s, d) then res = {-1, d, eff(s, d), cost[d]} break end
@@ -137,7 +144,7 @@ if res[1] == 1 then
     end
   end
 end
-save(key, s, now)
+save(key, s, v, now)
 return res
 `
 
@@ -146,7 +153,7 @@ return res
 const luaSettle = luaLib + `
 local key, now = KEYS[1], now_ms(ARGV[1])
 local lim, delta = vec(2), vec(6)
-local s = load(key, lim, now, true)
+local s, v = load(key, lim, now, true)
 for d = 1, 4 do
   if lim[d] > 0 and s.lim[d] > 0 then
     local e = eff(s, d)
@@ -154,14 +161,14 @@ for d = 1, 4 do
     s.level[d] = clamp(s.level[d] - x * UNIT, -e * UNIT, e * UNIT)
   end
 end
-save(key, s, now)
+save(key, s, v, now)
 return {1}
 `
 
 // luaLearn: ARGV now, limits (4), reported limits (4), remaining (4).
 const luaLearn = luaLib + `
 local key, now = KEYS[1], now_ms(ARGV[1])
-local s = load(key, vec(2), now, false)
+local s, v = load(key, vec(2), now, false)
 local reported, remaining = vec(6), vec(10)
 for d = 1, 4 do
   if s.lim[d] > 0 then
@@ -175,20 +182,20 @@ for d = 1, 4 do
     if r >= 0 and r < eff(s, d) then s.level[d] = math.min(s.level[d], r * UNIT) end
   end
 end
-save(key, s, now)
+save(key, s, v, now)
 return {1}
 `
 
 // luaBlock: ARGV now, limits (4), block ms.
 const luaBlock = luaLib + `
 local key, now = KEYS[1], now_ms(ARGV[1])
-local s = load(key, vec(2), now, false)
+local s, v = load(key, vec(2), now, false)
 local d = tonumber(ARGV[6])
 for i = 1, 4 do
   if s.lim[i] > 0 then s.level[i] = math.min(s.level[i], 0) end
 end
 if d > 0 then s.blocked = math.max(s.blocked, now + d) end
-save(key, s, now)
+save(key, s, v, now)
 return {1}
 `
 

@@ -38,7 +38,7 @@ const (
 // is not valid JSON or a counted field has the wrong shape.
 func (e *Estimator) AnthropicMessages(body []byte, family string) (Estimate, error) {
 	w := messagesWalk{p: profileFor(family)}
-	w.s.b = body
+	w.s.b, w.m.tab = body, w.p.costs
 	err := w.s.object(w.top)
 	if err == nil {
 		err = w.s.end()
@@ -60,7 +60,7 @@ func (e *Estimator) AnthropicMessages(body []byte, family string) (Estimate, err
 type messagesWalk struct {
 	s           scanner
 	p           profile
-	t           tally
+	m           meter
 	fixed       int
 	tools       int
 	serverTools int
@@ -71,7 +71,7 @@ type messagesWalk struct {
 }
 
 func (w *messagesWalk) input() int {
-	n := w.fixed + w.p.textTokens(&w.t) + replyPriming
+	n := w.fixed + w.p.textTokens(&w.m) + replyPriming
 	if w.tools > 0 {
 		n += anthropicToolSystem + w.tools*funcInitO200k + w.serverTools*anthropicServerTool
 	}
@@ -103,15 +103,13 @@ func (w *messagesWalk) top(key []byte) error {
 
 // text tallies a string value.
 func (w *messagesWalk) text() error {
-	raw, err := w.s.str()
-	w.t.addJSON(raw)
-	return err
+	return w.s.text(&w.m)
 }
 
 // rawText tallies the JSON text of any value.
 func (w *messagesWalk) rawText() error {
 	raw, err := w.s.raw()
-	w.t.addJSON(raw)
+	w.m.addJSON(raw)
 	return err
 }
 
@@ -217,7 +215,7 @@ func (w *messagesWalk) source(document bool, raw []byte) error {
 			}
 		}
 	case string(typ) == "text":
-		w.t.addJSON(data)
+		w.m.addJSON(data)
 	case string(typ) == "base64":
 		w.fixed += documentTokens(len(data))
 	case string(typ) != "content": // url, file: size unknown

@@ -51,22 +51,15 @@ const (
 	fNone feature = 31 // a counter no weight reads: "no event"
 )
 
-// tally counts the features of the text seen so far. The zero value is an
-// empty tally. n has 32 slots so that an index masked with 31 needs no
-// bounds check on the hot path.
-type tally struct {
-	n [32]int
-}
-
 // weights are milli-tokens per feature for one encoding.
 type weights [32]int
 
-// o200kWeights and cl100kWeights convert a tally to tokens. They were
-// fitted on testdata/corpus (go test -run TestFastEstimateAccuracy -fit
-// prints a fresh fit: least squares on the relative error, scaled up until
-// 97% of samples over-estimate), rounded to 10 milli-tokens; the non-ASCII
-// weights were then raised by hand where a script has few samples. Every
-// weight is positive, so appending text never lowers an estimate
+// o200kWeights and cl100kWeights are the fitted weights. They were fitted
+// on testdata/corpus (go test -run TestFastEstimateAccuracy -fit prints a
+// fresh fit: least squares on the relative error, scaled up until 97% of
+// samples over-estimate), rounded to 10 milli-tokens; the non-ASCII weights
+// were then raised by hand where a script has few samples. Every weight is
+// positive, so appending text never lowers an estimate
 // (TestFastEstimateMonotone).
 var (
 	o200kWeights = weights{
@@ -85,14 +78,11 @@ var (
 	}
 )
 
-// tokens converts t to tokens with w, rounding up.
-func (t *tally) tokens(w *weights) int {
-	milli := 0
-	for i := range numFeatures {
-		milli += t.n[i] * w[i]
-	}
-	return (milli + 999) / 1000
-}
+// o200kCosts and cl100kCosts are the read-only tables the fast path runs on.
+var (
+	o200kCosts  = newCostTable(&o200kWeights)
+	cl100kCosts = newCostTable(&cl100kWeights)
+)
 
 // state is the class of the previous character inside one string.
 type state uint8
@@ -113,18 +103,6 @@ const (
 // (a per-byte one and a per-transition one, either may be fNone) and the
 // next state, packed as a | b<<5 | next<<10.
 type step uint16
-
-// asciiSteps is a read-only table: asciiSteps[s][c] is the step for ASCII
-// byte c in state s. One lookup and two increments per byte is what makes
-// the fast path fast.
-var asciiSteps = func() (t [numStates][utf8.RuneSelf]step) {
-	for s := range numStates {
-		for c := range utf8.RuneSelf {
-			t[s][c] = asciiStep(s, byte(c))
-		}
-	}
-	return t
-}()
 
 func asciiStep(s state, c byte) step {
 	pack := func(a, b feature, next state) step { return step(a) | step(b)<<5 | step(next)<<10 }
@@ -169,19 +147,56 @@ func asciiStep(s state, c byte) step {
 	}
 }
 
-// ascii tallies one ASCII byte and returns the next state.
-func (t *tally) ascii(s state, c byte) state {
-	x := asciiSteps[s&7][c&0x7f]
-	t.n[x&31]++
-	t.n[x>>5&31]++
-	return state(x >> 10)
+// costTable is one encoding's fast path: the milli-token cost and next
+// state of every ASCII byte in every state, with the per-rune costs.
+type costTable struct {
+	w *weights
+	// ascii[s][c] = cost | next<<16: one load and one add per byte, with
+	// no counter in memory on the loop's critical path.
+	ascii [numStates][utf8.RuneSelf]uint32
 }
 
-// rune tallies one non-ASCII rune and returns the next state. Accented
-// Latin letters continue a run of letters, as in the tokenizers' regexps.
-func (t *tally) rune(c rune) state {
-	f := runeFeature(c)
-	t.n[f]++
+func newCostTable(w *weights) *costTable {
+	t := &costTable{w: w}
+	for s := range numStates {
+		for c := range utf8.RuneSelf {
+			x := asciiStep(s, byte(c))
+			cost := w[x&31] + w[x>>5&31]
+			if cost < 0 || cost >= 1<<16 {
+				panic("tokens: fast-path weight out of range") // a bad edit of the weights above
+			}
+			t.ascii[s][c] = uint32(cost) | uint32(x>>10)<<16
+		}
+	}
+	return t
+}
+
+// meter accumulates the fast-path cost of text, in milli-tokens.
+type meter struct {
+	tab   *costTable
+	milli int
+}
+
+// tokens is the metered text in tokens, rounded up.
+func (m *meter) tokens() int { return (m.milli + 999) / 1000 }
+
+// step meters one ASCII byte and returns the next state.
+func (m *meter) step(st state, c byte) state {
+	x := m.tab.ascii[st&7][c&0x7f]
+	m.milli += int(x & 0xffff)
+	return state(x >> 16)
+}
+
+// rune meters one non-ASCII rune and returns the next state. Accented
+// Latin letters continue a run of letters, as in the tokenizers' regexps;
+// an invalid byte costs like a rare symbol (byte-level tokens).
+func (m *meter) rune(u rune, size int) state {
+	if u == utf8.RuneError && size == 1 {
+		m.milli += m.tab.w[fOther3]
+		return sNone
+	}
+	f := runeFeature(u)
+	m.milli += m.tab.w[f]
 	if f == fLatin {
 		return sLower
 	}
@@ -212,82 +227,122 @@ func runeFeature(c rune) feature {
 	}
 }
 
-// addJSON tallies the contents of a JSON string: s is the raw bytes between
-// the quotes, escapes already validated by the scanner. Escapes count as
-// the characters they stand for.
-func (t *tally) addJSON(s []byte) {
-	st := sNone
+// addJSON meters JSON text whose strings are already validated: the
+// contents of a string, or a whole raw value (a schema, tool input), where
+// quotes and brackets then count as punctuation. Escapes count as the
+// characters they stand for.
+func (m *meter) addJSON(s []byte) {
+	tab, milli, st := m.tab, m.milli, sNone
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf && c != '\\' {
-			x := asciiSteps[st&7][c]
-			t.n[x&31]++
-			t.n[x>>5&31]++
-			st = state(x >> 10)
+			x := tab.ascii[st&7][c]
+			milli += int(x & 0xffff)
+			st = state(x >> 16)
 			i++
 			continue
 		}
+		m.milli = milli
+		var n int
 		if c == '\\' {
-			var n int
-			st, n = t.escape(st, s[i:])
-			i += n
-			continue
+			st, n = m.escape(st, s[i:])
+		} else {
+			var u rune
+			u, n = utf8.DecodeRune(s[i:])
+			st = m.rune(u, n)
 		}
-		u, size := utf8.DecodeRune(s[i:])
-		st = t.nonASCII(u, size)
-		i += size
+		milli = m.milli
+		i += n
 	}
+	m.milli = milli
 }
 
-// addString tallies plain text (no JSON escapes).
-func (t *tally) addString(s string) {
+// addString meters plain text.
+func (m *meter) addString(s string) {
 	st := sNone
 	for i := 0; i < len(s); {
 		if c := s[i]; c < utf8.RuneSelf {
-			st = t.ascii(st, c)
+			st = m.step(st, c)
 			i++
 			continue
 		}
 		u, size := utf8.DecodeRuneInString(s[i:])
-		st = t.nonASCII(u, size)
+		st = m.rune(u, size)
 		i += size
 	}
 }
 
-// nonASCII tallies a decoded non-ASCII rune; an invalid byte costs like a
-// rare symbol (byte-level tokens).
-func (t *tally) nonASCII(u rune, size int) state {
-	if u == utf8.RuneError && size == 1 {
-		t.n[fOther3]++
-		return sNone
-	}
-	return t.rune(u)
-}
-
-// escape tallies the escape at the start of s and returns the next state
+// escape meters the escape at the start of s and returns the next state
 // and the escape's length.
-func (t *tally) escape(st state, s []byte) (state, int) {
+func (m *meter) escape(st state, s []byte) (state, int) {
 	if len(s) < 2 {
 		return st, len(s)
 	}
 	switch s[1] {
 	case 'n':
-		return t.ascii(st, '\n'), 2
+		return m.step(st, '\n'), 2
 	case 'r':
-		return t.ascii(st, '\r'), 2
+		return m.step(st, '\r'), 2
 	case 't':
-		return t.ascii(st, '\t'), 2
+		return m.step(st, '\t'), 2
 	case 'b', 'f':
-		return t.ascii(st, '\f'), 2
+		return m.step(st, '\f'), 2
 	case 'u':
 		u, n := unescapeU(s)
 		if u < utf8.RuneSelf {
-			return t.ascii(st, byte(u)), n
+			return m.step(st, byte(u)), n
 		}
-		return t.rune(u), n
+		return m.rune(u, n), n
 	default: // " \ /
-		return t.ascii(st, s[1]), 2
+		return m.step(st, s[1]), 2
 	}
+}
+
+// text reads a string like scanner.str and meters its contents in the
+// same pass: validation and metering share one loop over the bytes.
+func (s *scanner) text(m *meter) error {
+	if s.peek() != '"' {
+		return s.errorf("expected a string")
+	}
+	s.i++
+	tab, milli, st := m.tab, m.milli, sNone
+	b := s.b
+	for i := s.i; i < len(b); {
+		c := b[i]
+		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
+			x := tab.ascii[st&7][c]
+			milli += int(x & 0xffff)
+			st = state(x >> 16)
+			i++
+			continue
+		}
+		m.milli = milli
+		switch {
+		case c == '"':
+			s.i = i + 1
+			return nil
+		case c < 0x20:
+			s.i = i
+			return s.errorf("control character in string")
+		case c == '\\':
+			s.i = i
+			if err := s.escape(); err != nil {
+				return err
+			}
+			// s.escape validated one escape; m.escape may take a
+			// surrogate pair, whose second half unescapeU validates.
+			var n int
+			st, n = m.escape(st, b[i:])
+			i += n
+		default:
+			u, n := utf8.DecodeRune(b[i:])
+			st = m.rune(u, n)
+			i += n
+		}
+		milli = m.milli
+	}
+	s.i = len(b)
+	return s.errorf("unterminated string")
 }
 
 // unescapeU decodes a \uXXXX escape, or a surrogate pair of two, at the

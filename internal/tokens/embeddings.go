@@ -10,7 +10,7 @@ import "fmt"
 // ids or of token-id arrays (each id is exactly one token). Output is 0.
 func (e *Estimator) Embeddings(body []byte, family string) (Estimate, error) {
 	w := embedWalk{p: profileFor(family)}
-	w.s.b = body
+	w.s.b, w.m.tab = body, w.p.costs
 	err := w.s.object(func(key []byte) error {
 		if string(key) != "input" {
 			return w.s.skip()
@@ -27,14 +27,14 @@ func (e *Estimator) Embeddings(body []byte, family string) (Estimate, error) {
 	if err != nil {
 		return Estimate{}, fmt.Errorf("tokens: embeddings: %w", err)
 	}
-	return Estimate{Input: w.p.textTokens(&w.t) + w.ids}, nil
+	return Estimate{Input: w.p.textTokens(&w.m) + w.ids}, nil
 }
 
 // embedWalk accumulates one embeddings body.
 type embedWalk struct {
 	s        scanner
 	p        profile
-	t        tally
+	m        meter
 	ids      int  // token ids given directly
 	shape    byte // first array element's kind: '"' text, '0' id, '[' id array
 	sawInput bool
@@ -44,9 +44,7 @@ type embedWalk struct {
 func (w *embedWalk) input() error {
 	switch w.s.peek() {
 	case '"':
-		raw, err := w.s.str()
-		w.t.addJSON(raw)
-		return err
+		return w.s.text(&w.m)
 	case '[':
 		return w.s.array(w.element)
 	}
@@ -67,9 +65,7 @@ func (w *embedWalk) element() error {
 	}
 	switch kind {
 	case '"':
-		raw, err := w.s.str()
-		w.t.addJSON(raw)
-		return err
+		return w.s.text(&w.m)
 	case '0':
 		return w.id()
 	case '[':

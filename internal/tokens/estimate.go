@@ -74,11 +74,11 @@ func (c *codec) get() (tokenizer.Codec, error) {
 }
 
 // profile is what a model family decides: the encoding and its fast-path
-// weights, whether the counts are scaled for Claude, and the cookbook's
+// costs, whether the counts are scaled for Claude, and the cookbook's
 // per-function constant.
 type profile struct {
 	encoding string
-	weights  *weights
+	costs    *costTable
 	claude   bool
 	funcInit int
 }
@@ -113,20 +113,20 @@ func profileFor(family string) profile {
 	}
 	switch {
 	case strings.HasPrefix(f, "claude") || f == "anthropic":
-		return profile{encoding: O200kBase, weights: &o200kWeights, claude: true, funcInit: funcInitO200k}
+		return profile{encoding: O200kBase, costs: o200kCosts, claude: true, funcInit: funcInitO200k}
 	case f == "gpt-4" || strings.HasPrefix(f, "gpt-4-") ||
 		strings.HasPrefix(f, "gpt-3.5") || strings.HasPrefix(f, "gpt-35") ||
 		strings.HasPrefix(f, "text-embedding-") ||
 		f == "davinci-002" || f == "babbage-002":
-		return profile{encoding: Cl100kBase, weights: &cl100kWeights, funcInit: funcInitCl100k}
+		return profile{encoding: Cl100kBase, costs: cl100kCosts, funcInit: funcInitCl100k}
 	default:
-		return profile{encoding: O200kBase, weights: &o200kWeights, funcInit: funcInitO200k}
+		return profile{encoding: O200kBase, costs: o200kCosts, funcInit: funcInitO200k}
 	}
 }
 
-// textTokens converts a tally to tokens for p, applying claudeFactor (×1.3).
-func (p profile) textTokens(t *tally) int {
-	n := t.tokens(p.weights)
+// textTokens converts metered text to tokens for p, applying claudeFactor.
+func (p profile) textTokens(m *meter) int {
+	n := m.tokens()
 	if p.claude {
 		n = claudeScale(n)
 	}
@@ -154,9 +154,9 @@ func (e *Estimator) Exact(text string, family string) int {
 	if err != nil {
 		// Unreachable with the embedded encodings; the fast estimate is a
 		// safe stand-in.
-		var t tally
-		t.addString(text)
-		n = t.tokens(p.weights)
+		m := meter{tab: p.costs}
+		m.addString(text)
+		n = m.tokens()
 	}
 	if p.claude {
 		n = claudeScale(n)

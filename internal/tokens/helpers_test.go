@@ -11,12 +11,12 @@ import (
 // textTok is the fast-path charge for strs counted together in one body
 // for family: what a walker adds for text.
 func textTok(family string, strs ...string) int {
-	var t tally
-	for _, s := range strs {
-		t.addString(s)
-	}
 	p := profileFor(family)
-	return p.textTokens(&t)
+	m := meter{tab: p.costs}
+	for _, s := range strs {
+		m.addString(s)
+	}
+	return p.textTokens(&m)
 }
 
 // pngDataURL returns a data URL holding a w×h PNG.

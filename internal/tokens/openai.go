@@ -46,7 +46,7 @@ const (
 // is not valid JSON or a counted field has the wrong shape.
 func (e *Estimator) OpenAIChat(body []byte, family string, defaultMaxOutput int) (Estimate, error) {
 	w := chatWalk{p: profileFor(family)}
-	w.s.b = body
+	w.s.b, w.m.tab = body, w.p.costs
 	if err := w.s.object(w.top); err != nil {
 		return Estimate{}, fmt.Errorf("tokens: openai chat: %w", err)
 	}
@@ -74,7 +74,7 @@ func (e *Estimator) OpenAIChat(body []byte, family string, defaultMaxOutput int)
 type chatWalk struct {
 	s     scanner
 	p     profile
-	t     tally
+	m     meter
 	fixed int // overheads, images, audio, files: tokens not from the tally
 	tools int
 
@@ -88,7 +88,7 @@ type chatWalk struct {
 }
 
 func (w *chatWalk) input() int {
-	n := w.fixed + w.p.textTokens(&w.t) + replyPriming
+	n := w.fixed + w.p.textTokens(&w.m) + replyPriming
 	if w.tools > 0 {
 		n += w.tools*w.p.funcInit + funcEnd
 	}
@@ -122,9 +122,7 @@ func (w *chatWalk) top(key []byte) error {
 
 // text tallies a string value.
 func (w *chatWalk) text() error {
-	raw, err := w.s.str()
-	w.t.addJSON(raw)
-	return err
+	return w.s.text(&w.m)
 }
 
 // textOrNull tallies a string value, or accepts null.
@@ -138,7 +136,7 @@ func (w *chatWalk) textOrNull() error {
 // rawText tallies the JSON text of any value (schemas, arguments objects).
 func (w *chatWalk) rawText() error {
 	raw, err := w.s.raw()
-	w.t.addJSON(raw)
+	w.m.addJSON(raw)
 	return err
 }
 
