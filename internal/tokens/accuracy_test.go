@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"flag"
 	"fmt"
+	"maps"
 	"math"
 	"os"
 	"path/filepath"
@@ -114,14 +115,24 @@ func TestFastEstimateAccuracy(t *testing.T) {
 			ratios := map[string][]float64{}
 			under, total := 0, 0
 			var rows []fitRow
+			var bytesPer []float64 // bytes per exact token, for the single-ratio comparison
+			type agg struct{ fast, exact int }
+			files := map[string]*agg{}
 			for _, s := range append(samples, adversarial()...) {
 				exact := e.Exact(s.text, family)
 				fast := fastText(t, e, s.text, family)
 				r := float64(fast) / float64(exact)
 				ratios[s.category] = append(ratios[s.category], r)
+				file := s.category + "/" + s.name[:strings.IndexByte(s.name, '#')]
+				if files[file] == nil {
+					files[file] = &agg{}
+				}
+				files[file].fast += fast
+				files[file].exact += exact
 				if s.category == "random" {
 					continue
 				}
+				bytesPer = append(bytesPer, float64(len(s.text))/float64(exact))
 				total++
 				if fast < exact {
 					under++
@@ -135,6 +146,12 @@ func TestFastEstimateAccuracy(t *testing.T) {
 				rows = append(rows, fitRow{tl, exact})
 			}
 			logRatios(t, ratios)
+			if testing.Verbose() {
+				for _, f := range slices.Sorted(maps.Keys(files)) {
+					t.Logf("  %-42s estimate/exact %5d/%5d = %.2f", f, files[f].fast, files[f].exact, float64(files[f].fast)/float64(files[f].exact))
+				}
+			}
+			singleRatio(t, samples, bytesPer, e, family)
 			if cover := 1 - float64(under)/float64(total); cover < 0.95 {
 				t.Errorf("estimate ≥ exact for %.1f%% of %d samples; want ≥ 95%%", 100*cover, total)
 			} else {
@@ -147,16 +164,31 @@ func TestFastEstimateAccuracy(t *testing.T) {
 	}
 }
 
+// singleRatio logs what one bytes-per-token ratio, low enough to cover 95%
+// of samples, would charge prose and code: the reason the fast path
+// weighs byte classes instead.
+func singleRatio(t *testing.T, samples []sample, bytesPer []float64, e *Estimator, family string) {
+	t.Helper()
+	slices.Sort(bytesPer)
+	ratio := bytesPer[len(bytesPer)/20]
+	over := map[string][]float64{}
+	for _, s := range samples {
+		if s.category == "prose" || s.category == "code" {
+			est := math.Ceil(float64(len(s.text)) / ratio)
+			over[s.category] = append(over[s.category], est/float64(e.Exact(s.text, family)))
+		}
+	}
+	for _, cat := range []string{"prose", "code"} {
+		r := over[cat]
+		slices.Sort(r)
+		t.Logf("a single ratio of %.2f bytes/token (covers 95%%) would charge %s %.2f× (median), %.2f× (max)", ratio, cat, r[len(r)/2], r[len(r)-1])
+	}
+}
+
 func logRatios(t *testing.T, ratios map[string][]float64) {
 	t.Helper()
 	t.Logf("%-10s %4s %6s %6s %6s %6s %6s", "category", "n", "min", "p5", "median", "mean", "max")
-	for _, cat := range slices.Sorted(func(yield func(string) bool) {
-		for k := range ratios {
-			if !yield(k) {
-				return
-			}
-		}
-	}) {
+	for _, cat := range slices.Sorted(maps.Keys(ratios)) {
 		r := ratios[cat]
 		slices.Sort(r)
 		sum := 0.0

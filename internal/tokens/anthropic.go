@@ -27,7 +27,9 @@ const (
 //
 // Input is the system prompt, messages (text, images, documents, tool_use,
 // tool_result and thinking blocks) and tool definitions, with the overhead
-// above. Output is max_tokens, which the Messages API requires: OTPM was
+// above. It is the whole prompt: ITPM counts only uncached input plus cache
+// writes (providers.md §4.6), so a cached prefix is over-charged until the
+// reservation is settled to the reported usage. Output is max_tokens, which the Messages API requires: OTPM was
 // charged from max_tokens at admission in Anthropic's older rate-limit doc
 // and is counted from actual output in the newer one (providers.md §4.6);
 // reserving it is the safe reading, and Settle refunds the difference. A

@@ -3,24 +3,31 @@ package tokens
 import "unicode/utf8"
 
 // This file is the fast path: it turns the text of a request into a token
-// estimate without tokenizing. A tally counts, in one pass over the raw
-// JSON string bytes, the events that predict how a byte-pair tokenizer
-// splits text (a new word, a camelCase split, a digit group, a punctuation
-// run, a newline, one rune of Cyrillic or CJK, ...). A weight per event,
-// per encoding, turns the counts into tokens. The events mirror the
-// pre-tokenizer regexps of cl100k_base and o200k_base (which split text
-// into letter runs, 1–3 digit groups, punctuation runs and whitespace runs
-// before BPE merges them), so one cheap pass tracks code, JSON and prose
-// alike where a single bytes-per-token ratio cannot: prose runs at ~4.7
-// bytes per o200k token, Go source at ~3.6, JSON at ~3.2, and a ratio low
-// enough to cover JSON over-charges prose by ~1.9×.
+// estimate without tokenizing. Byte-pair tokenizers first cut text with a
+// regexp into pieces (runs of letters, split at lower→upper changes by
+// o200k; groups of up to 3 digits; runs of punctuation, which may carry
+// one letter run; runs of whitespace) and then merge each piece into
+// tokens. The estimate follows the same cuts with a state machine over the
+// bytes: each byte costs a weight for its class (letter, digit,
+// punctuation) plus a weight for the cut it makes (a word starts, a
+// punctuation run starts, a newline, ...), and each non-ASCII rune a
+// weight for its script (CJK ~1 token per rune, Cyrillic ~0.3–0.6, ...).
+// The weights are per encoding, in milli-tokens.
 //
-// The weights were fitted on testdata/corpus (see accuracy_test.go, which
-// re-measures them on every test run) and then scaled up so that the
-// estimate is at least the exact count for ≥ 95% of samples; doc.go lists
-// the measured ratios.
+// Why not one bytes-per-token ratio: on testdata/corpus prose runs at ~4.7
+// bytes per o200k token, Go source at ~3.6, JSON at ~3.2 and YAML or
+// assembly at ~2.5, so a ratio low enough to cover 95% of samples charges
+// prose ~1.9× its real count (TestFastEstimateAccuracy logs the figures).
+// The per-class weights cover the same 95% at ~1.2× on prose and code.
+//
+// Cost: the weights are folded into one table per encoding, indexed by
+// (state, byte), holding the byte's total cost and the next state, so the
+// loop does one load and one add per ASCII byte, validating the JSON string
+// in the same pass (scanner.text).
 
-// feature indexes a tally's counters.
+// feature indexes a tally's counters: the events the weights price. (The
+// tally itself, counting features rather than costs, lives in the tests,
+// which fit the weights on it.)
 type feature uint8
 
 const (
@@ -151,10 +158,15 @@ func asciiStep(s state, c byte) step {
 // state of every ASCII byte in every state, with the per-rune costs.
 type costTable struct {
 	w *weights
-	// ascii[s][c] = cost | next<<16: one load and one add per byte, with
-	// no counter in memory on the loop's critical path.
-	ascii [numStates][utf8.RuneSelf]uint32
+	// ascii[s<<7|c] = cost | next<<23 (the next state's row offset,
+	// next<<7, in the high half): one load and one add per byte, with no
+	// counter in memory and no multiply on the loop's critical path.
+	ascii [tableSize]uint32
 }
+
+// tableSize is the number of entries of costTable.ascii, a power of two so
+// that masking an index proves it in range.
+const tableSize = uint32(numStates) << 7
 
 func newCostTable(w *weights) *costTable {
 	t := &costTable{w: w}
@@ -165,7 +177,7 @@ func newCostTable(w *weights) *costTable {
 			if cost < 0 || cost >= 1<<16 {
 				panic("tokens: fast-path weight out of range") // a bad edit of the weights above
 			}
-			t.ascii[s][c] = uint32(cost) | uint32(x>>10)<<16
+			t.ascii[uint32(s)<<7|uint32(c)] = uint32(cost) | uint32(x>>10)<<23
 		}
 	}
 	return t
@@ -182,9 +194,9 @@ func (m *meter) tokens() int { return (m.milli + 999) / 1000 }
 
 // step meters one ASCII byte and returns the next state.
 func (m *meter) step(st state, c byte) state {
-	x := m.tab.ascii[st&7][c&0x7f]
+	x := m.tab.ascii[(uint32(st)<<7|uint32(c))&(tableSize-1)]
 	m.milli += int(x & 0xffff)
-	return state(x >> 16)
+	return state(x >> 23)
 }
 
 // rune meters one non-ASCII rune and returns the next state. Accented
@@ -232,18 +244,19 @@ func runeFeature(c rune) feature {
 // quotes and brackets then count as punctuation. Escapes count as the
 // characters they stand for.
 func (m *meter) addJSON(s []byte) {
-	tab, milli, st := m.tab, m.milli, sNone
+	tab, milli, row := m.tab, m.milli, uint32(0) // row: the state's offset, state<<7
 	for i := 0; i < len(s); {
 		c := s[i]
 		if c < utf8.RuneSelf && c != '\\' {
-			x := tab.ascii[st&7][c]
+			x := tab.ascii[(row|uint32(c))&(tableSize-1)]
 			milli += int(x & 0xffff)
-			st = state(x >> 16)
+			row = x >> 16
 			i++
 			continue
 		}
 		m.milli = milli
 		var n int
+		st := state(row >> 7)
 		if c == '\\' {
 			st, n = m.escape(st, s[i:])
 		} else {
@@ -251,6 +264,7 @@ func (m *meter) addJSON(s []byte) {
 			u, n = utf8.DecodeRune(s[i:])
 			st = m.rune(u, n)
 		}
+		row = uint32(st) << 7
 		milli = m.milli
 		i += n
 	}
@@ -305,18 +319,19 @@ func (s *scanner) text(m *meter) error {
 		return s.errorf("expected a string")
 	}
 	s.i++
-	tab, milli, st := m.tab, m.milli, sNone
+	tab, milli, row := m.tab, m.milli, uint32(0) // row: the state's offset, state<<7
 	b := s.b
 	for i := s.i; i < len(b); {
 		c := b[i]
 		if c >= 0x20 && c < utf8.RuneSelf && c != '"' && c != '\\' {
-			x := tab.ascii[st&7][c]
+			x := tab.ascii[(row|uint32(c))&(tableSize-1)]
 			milli += int(x & 0xffff)
-			st = state(x >> 16)
+			row = x >> 16
 			i++
 			continue
 		}
 		m.milli = milli
+		st := state(row >> 7)
 		switch {
 		case c == '"':
 			s.i = i + 1
@@ -339,6 +354,7 @@ func (s *scanner) text(m *meter) error {
 			st = m.rune(u, n)
 			i += n
 		}
+		row = uint32(st) << 7
 		milli = m.milli
 	}
 	s.i = len(b)

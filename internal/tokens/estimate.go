@@ -16,12 +16,13 @@ const (
 
 // claudeFactor is the safety factor applied to o200k_base counts for
 // Claude families, in tenths (13 = ×1.3). Anthropic publishes no tokenizer
-// (providers.md §3.4: exact counts only from /v1/messages/count_tokens);
-// Claude's tokenizers produce more tokens than o200k_base for the same
-// text, more so for code and non-English text, and Anthropic's notes for
-// its newest models report up to ~1.35× more tokens than their
-// predecessors [inf]. ×1.3 on top of o200k, itself an over-estimate on the
-// fast path, keeps Claude reservations high; Settle corrects them.
+// (providers.md §3.4: exact counts only from /v1/messages/count_tokens,
+// offline "o200k/cl100k count × a safety factor"). Claude's tokenizers
+// have smaller vocabularies than o200k_base and spend more tokens on the
+// same text, more so on code and non-English text; no ratio is published,
+// so 1.3 is a margin [inf], not a measurement. Calibrate it against
+// count_tokens when a simulator or a real account is at hand; Settle
+// corrects every reservation meanwhile.
 const claudeFactor = 13
 
 // Estimate is a request's charge before sending: what the provider itself
@@ -30,8 +31,9 @@ type Estimate struct {
 	// Input is the prompt tokens estimate, including per-message overhead,
 	// tool schemas, images, audio and documents.
 	Input int
-	// Output is what the provider reserves for output: n × (max_tokens or
-	// max_completion_tokens, or the default when absent).
+	// Output is what the provider reserves for output: on OpenAI and Azure
+	// n × (max_completion_tokens or max_tokens, or the default when
+	// absent); on Anthropic max_tokens.
 	Output int
 }
 
@@ -42,8 +44,8 @@ var ErrNoMaxTokens = errors.New("max_tokens is required")
 
 // Estimator estimates request charges (fast, from the raw body) and counts
 // text exactly (with tiktoken encodings it loads on first use). It is safe
-// for concurrent use; build one and share it, since each loaded encoding
-// holds a vocabulary of ~100–200k entries.
+// for concurrent use; build one with NewEstimator and share it, since each
+// loaded encoding holds a vocabulary of 100k–200k entries.
 type Estimator struct {
 	o200k, cl100k codec
 }
@@ -90,14 +92,14 @@ type profile struct {
 // gpt-4o, gpt-4.1, gpt-4.5, gpt-5*, o1/o3/o4, gpt-oss (o200k_harmony, which
 // adds only special tokens to o200k_base), unknown families (as the
 // cookbook does), and Claude families (no public tokenizer: Claude counts
-// are o200k counts times claudeFactor (×1.3)). Source: providers.md §3.1
+// are o200k_base counts × 1.3). Source: providers.md §3.1
 // (tiktoken model.py). Case, an "ft:" prefix and a "provider/" prefix are
 // ignored.
 func EncodingFor(family string) string {
 	return profileFor(family).encoding
 }
 
-// Funcinit constants, providers.md §3.2 (cookbook "How to count tokens
+// funcInit constants, providers.md §3.2 (cookbook "How to count tokens
 // with tiktoken", num_tokens_for_tools): 7 for the gpt-4o family, 10 for
 // gpt-4 and gpt-3.5-turbo.
 const (
@@ -136,10 +138,10 @@ func (p profile) textTokens(m *meter) int {
 func claudeScale(n int) int { return (n*claudeFactor + 9) / 10 }
 
 // Exact returns the exact token count of text in the family's encoding
-// (see EncodingFor), or for Claude families the o200k_base count times
-// claudeFactor (×1.3), rounded up. Special tokens such as <|endoftext|> count as
-// plain text. It costs a real tokenization (~1 µs per 10 bytes; see
-// BenchmarkExact) and loads the encoding on first use.
+// (see EncodingFor), or for Claude families the o200k_base count × 1.3,
+// rounded up. Special tokens such as <|endoftext|> count as plain text. It
+// costs a real tokenization, ~60× the fast estimate of the same text (see
+// BenchmarkExact), and loads the encoding on first use.
 func (e *Estimator) Exact(text string, family string) int {
 	p := profileFor(family)
 	c := &e.o200k
