@@ -9,5 +9,6 @@ import (
 func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd := &cobra.Command{Use: "bench", Short: "Benchmarks that print their conditions and results"}
 	cmd.AddCommand(benchOverheadCmd(stdout))
+	cmd.AddCommand(benchLimitsCmd(stdout, stderr))
 	return cmd
 }

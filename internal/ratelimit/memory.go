@@ -105,10 +105,10 @@ func (m *Memory) Reserve(_ context.Context, key string, lim Limits, cost Cost) (
 		return Reservation{OK: true, Key: key, Limits: lim, Cost: cost}, nil
 	}
 	s := sh.get(key, lv, now)
-	if d := s.exceeds(cv); d >= 0 {
-		return Reservation{}, exceedsError(d, s.b[d].eff(), cv[d])
-	}
 	r := Reservation{Key: key, Limits: lim, Cost: cost}
+	if d := s.exceeds(cv); d >= 0 {
+		return r, exceedsError(d, s.b[d].eff(), cv[d])
+	}
 	if w := s.wait(cv, now); w > 0 {
 		r.Wait = ms(w)
 		return r, nil
@@ -126,6 +126,9 @@ func (m *Memory) Settle(_ context.Context, r Reservation, actual Cost) error {
 	}
 	if err := validate(r.Limits, actual); err != nil {
 		return err
+	}
+	if actual == r.Cost {
+		return nil
 	}
 	a, c := costVec(actual), costVec(r.Cost)
 	delta := vec{a[0] - c[0], a[1] - c[1], a[2] - c[2], a[3] - c[3]}

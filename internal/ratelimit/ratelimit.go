@@ -49,8 +49,10 @@ type Reservation struct {
 	local bool
 }
 
-// Level is one bucket's state: its capacity (the per-minute limit) and
-// what is available now. Reset is the time until it is full again.
+// Level is one bucket's state: its effective capacity (the per-minute
+// limit, or a lower one learned from the provider), the whole tokens
+// available now (negative after an overcharge), and the time until it is
+// full again (ms precision).
 type Level struct {
 	Limit     int64
 	Available int64
@@ -129,25 +131,47 @@ func validate(lim Limits, c Cost) error {
 	return nil
 }
 
-// Store holds bucket sets by key. Implementations: Memory (one process)
-// and Redis (shared by replicas).
+// Store holds bucket sets by key. Implementations: Memory (one process),
+// Redis (shared by replicas) and Resilient (Redis with a local fallback);
+// one contract suite (contract_test.go) holds them to the same behaviour.
+//
+// Every method takes the key's configured limits; when they differ from
+// the last call's (a config reload) the buckets are rescaled keeping the
+// amount used, a newly limited dimension starts full, and a dimension
+// whose limit became 0 is dropped. Limits must be in [0, MaxLimit] and
+// costs in [0, MaxCost]; anything else is an error.
 type Store interface {
 	// Reserve charges cost against every limited bucket of key if all have
-	// room, atomically; otherwise it charges nothing and returns the wait.
+	// room, atomically; otherwise it charges nothing and returns the wait:
+	// the longest, over the buckets, until the deficit has refilled, and at
+	// least until a Block ends. A bucket with a negative level delays every
+	// request, even one that costs it nothing. A cost larger than a
+	// bucket's whole (effective) capacity returns an *ExceedsError:
+	// waiting would never help.
 	Reserve(ctx context.Context, key string, lim Limits, cost Cost) (Reservation, error)
 	// Settle corrects a granted reservation with the actual cost: refunds
-	// what was over-charged, charges what was under-charged (a bucket may go
-	// negative, delaying later requests).
+	// what was over-charged (never above capacity), charges what was
+	// under-charged (a bucket may go negative, down to -capacity, delaying
+	// later requests). Refused reservations, and dimensions that were not
+	// limited when reserved, are left alone.
 	Settle(ctx context.Context, r Reservation, actual Cost) error
 	// Cancel refunds a granted reservation in full (the request was never
 	// sent, or was rejected before the provider counted it).
 	Cancel(ctx context.Context, r Reservation) error
-	// Learn lowers the buckets to what the provider reported, if that is
-	// more pessimistic than the local view.
+	// Learn folds in what the provider reported, for limited dimensions
+	// only. A remaining value (>= 0) lowers the level to it, never raises
+	// it. A reported limit (> 0) below the configured one becomes the
+	// effective capacity and refill rate (keeping the amount used) until a
+	// later Learn reports a limit at or above the configured one; this
+	// follows Azure's temporary limit adjustments. Limits must be per
+	// minute.
 	Learn(ctx context.Context, key string, lim Limits, obs Observed) error
-	// Block empties key's buckets and refuses reservations for d (an
-	// upstream 429 with retry-after d).
+	// Block empties key's buckets (a negative level stays) and refuses
+	// reservations until d from now, or longer if an earlier block ends
+	// later (an upstream 429 with retry-after d). Buckets refill during the
+	// block. Keys without limits are blocked too.
 	Block(ctx context.Context, key string, lim Limits, d time.Duration) error
-	// State reports key's bucket levels.
+	// State reports key's bucket levels, changing nothing. An unknown key
+	// reports full buckets.
 	State(ctx context.Context, key string, lim Limits) (State, error)
 }

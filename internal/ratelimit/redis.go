@@ -3,9 +3,11 @@ package ratelimit
 import (
 	"context"
 	"crypto/sha1"
+	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
+	"math"
 	"time"
 
 	"github.com/redis/go-redis/v9"
@@ -26,9 +28,9 @@ var (
 )
 
 // Redis is a Store shared by every replica that uses the same Redis (or
-// Redis Cluster) and prefix. Each key's buckets are one hash, prefix+key,
-// and each operation is one Lua script run atomically on it in one round
-// trip (EVALSHA, falling back to EVAL when Redis has lost the script), so
+// Redis Cluster) and prefix. Each key's buckets are one Redis key,
+// prefix+key (a packed string, see lua.go), and each operation is one Lua
+// script run atomically on it in one round trip (EVALSHA, falling back to EVAL when Redis has lost the script), so
 // replicas never over-grant between them. Scripts read Redis's own clock
 // (TIME), so replicas' clocks do not matter, and set a TTL so idle keys
 // vanish a minute after their buckets are full again.
@@ -38,8 +40,9 @@ var (
 // ErrUnavailable.
 type Redis struct {
 	// Now, when set, replaces Redis's clock: the scripts use its time (in
-	// ms) instead of TIME. For tests only, which cannot move Redis's
-	// clock; production leaves it nil. Set it before first use.
+	// ms) instead of TIME. It is for tests and simulations, whose clock is
+	// not Redis's; production leaves it nil, so that every replica uses
+	// Redis's one clock. Set it before first use.
 	Now func() time.Time
 
 	client                              Scripter
@@ -48,8 +51,8 @@ type Redis struct {
 }
 
 // NewRedis returns a Redis store using client, with keys prefix+key
-// (e.g. "llmux:rl:"). A key is one hash, so Redis Cluster needs no hash
-// tags.
+// (e.g. "llmux:rl:"). Every script touches one key, so Redis Cluster
+// needs no hash tags.
 func NewRedis(client Scripter, prefix string) *Redis {
 	return &Redis{
 		client:  client,
@@ -107,6 +110,9 @@ func (r *Redis) Settle(ctx context.Context, res Reservation, actual Cost) error 
 	if err := validate(res.Limits, actual); err != nil {
 		return err
 	}
+	if actual == res.Cost {
+		return nil // nothing to correct: no round trip
+	}
 	a, c, l := costVec(actual), costVec(res.Cost), res.Limits
 	_, err := r.run(ctx, r.settle, "settle", res.Key, 1,
 		l.RPM, l.TPM, l.ITPM, l.OTPM, a[0]-c[0], a[1]-c[1], a[2]-c[2], a[3]-c[3])
@@ -154,18 +160,19 @@ func (r *Redis) State(ctx context.Context, key string, lim Limits) (State, error
 	}, nil
 }
 
-// run runs s on prefix+key with the clock argument followed by args, and
-// returns the reply's integers (at least want of them).
+// run runs s on prefix+key with the clock and args packed as float64s
+// into ARGV[1] (see lua.go), and returns the reply's integers (at least
+// want of them).
 func (r *Redis) run(ctx context.Context, s script, op, key string, want int, args ...int64) ([]int64, error) {
 	keys := []string{r.prefix + key}
-	argv := make([]any, 0, len(args)+1)
-	argv = append(argv, r.nowArg())
+	buf := make([]byte, 0, 8*(len(args)+1))
+	buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(float64(r.nowArg())))
 	for _, a := range args {
-		argv = append(argv, a)
+		buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(float64(a)))
 	}
-	v, err := r.client.EvalSha(ctx, s.sha, keys, argv...).Result()
+	v, err := r.client.EvalSha(ctx, s.sha, keys, buf).Result()
 	if redis.HasErrorPrefix(err, "NOSCRIPT") {
-		v, err = r.client.Eval(ctx, s.src, keys, argv...).Result()
+		v, err = r.client.Eval(ctx, s.src, keys, buf).Result()
 	}
 	if err != nil {
 		return nil, r.wrap(ctx, op, err)

@@ -32,6 +32,11 @@ const probeEvery = time.Second
 // State reports the local share's buckets. Local buckets start full at
 // the first outage and are kept across outages.
 //
+// Calls to an unreachable primary should fail fast: configure its client
+// with short timeouts and few retries (with go-redis: DialTimeout and
+// ReadTimeout of a few hundred ms, DialerRetries 1, MaxRetries 1), or
+// every probe holds one request for the client's whole retry budget.
+//
 // Resilient is safe for concurrent use.
 type Resilient struct {
 	primary  Store

@@ -45,14 +45,15 @@ func (s *Server) limiter(cfg *config.Config, log *slog.Logger, opts *gateway.Opt
 	}
 	rc := cfg.RateLimit.Redis
 	s.redis = redis.NewClient(&redis.Options{
-		Addr:         rc.Addr,
-		Password:     rc.Password.Reveal(),
-		DB:           rc.DB,
-		DialTimeout:  time.Second,
-		ReadTimeout:  500 * time.Millisecond,
-		WriteTimeout: 500 * time.Millisecond,
-		PoolSize:     64,
-		MaxRetries:   -1, // a failed call falls back to local limits at once
+		Addr:          rc.Addr,
+		Password:      rc.Password.Reveal(),
+		DB:            rc.DB,
+		DialTimeout:   time.Second,
+		ReadTimeout:   500 * time.Millisecond,
+		WriteTimeout:  500 * time.Millisecond,
+		PoolSize:      64,
+		MaxRetries:    -1, // a failed call falls back to local limits at once
+		DialerRetries: 1,  // and does not retry the dial 5 times first
 	})
 	res := ratelimit.NewResilient(ratelimit.NewRedis(s.redis, rc.Prefix), cfg.RateLimit.Replicas, log, nil)
 	opts.Limiter, opts.LimiterStatus = res, res

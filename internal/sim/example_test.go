@@ -42,5 +42,5 @@ func Example() {
 	// 200 remaining=1 retry-after=""
 	// 200 remaining=0 retry-after=""
 	// 429 remaining=0 retry-after="30"
-	// {Requests:3 OK:2 RateLimited:1 Errors:0 InputTokens:14 OutputTokens:10}
+	// {Requests:3 OK:2 RateLimited:1 Errors:0 InputTokens:14 OutputTokens:10 AdmittedTokens:24}
 }

@@ -197,6 +197,7 @@ func (x *exchange) admit(tokens int, model string) bool {
 	now := x.s.now()
 	rej := x.key.limits.admit(now, tokens)
 	if rej == nil {
+		x.key.stats.admitted.Add(int64(tokens))
 		return true
 	}
 	switch x.sf.provider {

@@ -22,21 +22,28 @@ type KeyStats struct {
 	Errors       int64 `json:"errors"`       // other error statuses, faults, client cancels
 	InputTokens  int64 `json:"input_tokens"`
 	OutputTokens int64 `json:"output_tokens"`
+	// AdmittedTokens are the tokens charged at arrival against the token
+	// limit checked there: TPM on OpenAI and Azure (the prompt estimate
+	// plus n × max output, never refunded), ITPM on Anthropic (the
+	// prompt). Unlike InputTokens it is counted when a request is
+	// admitted, not when it ends, so it is current while requests run.
+	AdmittedTokens int64 `json:"admitted_tokens"`
 }
 
 // counters are a key's live counts.
 type counters struct {
-	requests, ok, rateLimited, errors, input, output atomic.Int64
+	requests, ok, rateLimited, errors, input, output, admitted atomic.Int64
 }
 
 func (c *counters) snapshot() KeyStats {
 	return KeyStats{
-		Requests:     c.requests.Load(),
-		OK:           c.ok.Load(),
-		RateLimited:  c.rateLimited.Load(),
-		Errors:       c.errors.Load(),
-		InputTokens:  c.input.Load(),
-		OutputTokens: c.output.Load(),
+		Requests:       c.requests.Load(),
+		OK:             c.ok.Load(),
+		RateLimited:    c.rateLimited.Load(),
+		Errors:         c.errors.Load(),
+		InputTokens:    c.input.Load(),
+		OutputTokens:   c.output.Load(),
+		AdmittedTokens: c.admitted.Load(),
 	}
 }
 
@@ -47,6 +54,7 @@ func (t *KeyStats) add(k KeyStats) {
 	t.Errors += k.Errors
 	t.InputTokens += k.InputTokens
 	t.OutputTokens += k.OutputTokens
+	t.AdmittedTokens += k.AdmittedTokens
 }
 
 // Stats returns a snapshot of the counters. Each counter is read

@@ -1,0 +1,216 @@
+package bench
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"runtime"
+	"slices"
+	"time"
+
+	"github.com/llmux/llmux/internal/tokens"
+)
+
+// LimitsOptions configure a limits run (`llmux bench limits`). Zero
+// fields take the defaults.
+//
+// The run compresses time: one accelerated clock, now = t0 + real
+// elapsed × Speedup, drives the simulator's buckets and latencies, the
+// gateways' buckets and queue timers, and Redis's scripts, so that a
+// phase of several clock minutes (several refills of every per-minute
+// limit) takes seconds. Every duration printed or in the JSON line is
+// clock time.
+//
+// Each phase (replicas × load × strategy) gets a fresh simulator (its
+// buckets start full, as a real account's do after a quiet minute) and
+// fresh limiter state. Requests arrive open-loop (Poisson) at Load × the
+// aggregate capacity for Phase; then arrivals stop and the requests in
+// flight finish (bounded: see drainLimit).
+type LimitsOptions struct {
+	// Speedup is clock seconds per real second. Default 30.
+	Speedup float64
+	// Phase is how long requests arrive in each phase, in clock time.
+	// Default 4m.
+	Phase time.Duration
+	// Loads are the offered loads as multiples of the aggregate capacity.
+	// Default 0.8, 1.0, 1.5.
+	Loads []float64
+	// Replicas are the gateway counts to run; every count above 1 shares
+	// its limits through one Redis. Default 1, 3.
+	Replicas []int
+	// Seed seeds the workload and the simulator. Default 1.
+	Seed int64
+	// RedisServer is the redis-server binary; empty means "redis-server"
+	// on PATH. It is started on a free loopback port for the run and
+	// killed at its end.
+	RedisServer string
+	// Progress, if not nil, receives a line after each phase.
+	Progress io.Writer
+}
+
+// Defaults of LimitsOptions.
+const (
+	DefaultSpeedup = 30
+	DefaultPhase   = 4 * time.Minute
+)
+
+// DefaultLoads and DefaultReplicas are the defaults of LimitsOptions.
+var (
+	DefaultLoads    = []float64{0.8, 1.0, 1.5}
+	DefaultReplicas = []int{1, 3}
+)
+
+// limitsStrategies run in this order at every load, so that noise on the
+// machine falls on both alike.
+var limitsStrategies = []string{StrategyLLMux, StrategyRoundRobin}
+
+func (o LimitsOptions) withDefaults() LimitsOptions {
+	if o.Speedup == 0 {
+		o.Speedup = DefaultSpeedup
+	}
+	if o.Phase == 0 {
+		o.Phase = DefaultPhase
+	}
+	if len(o.Loads) == 0 {
+		o.Loads = DefaultLoads
+	}
+	if len(o.Replicas) == 0 {
+		o.Replicas = DefaultReplicas
+	}
+	if o.Seed == 0 {
+		o.Seed = 1
+	}
+	return o
+}
+
+func (o LimitsOptions) validate() error {
+	var errs []error
+	if o.Speedup <= 0 {
+		errs = append(errs, fmt.Errorf("speedup %g: must be positive", o.Speedup))
+	}
+	if o.Phase <= 0 {
+		errs = append(errs, fmt.Errorf("phase %s: must be positive", o.Phase))
+	}
+	for _, l := range o.Loads {
+		if l <= 0 {
+			errs = append(errs, fmt.Errorf("load %g: must be positive", l))
+		}
+	}
+	for _, r := range o.Replicas {
+		if r < 1 {
+			errs = append(errs, fmt.Errorf("replicas %d: must be at least 1", r))
+		}
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("bench limits: %w", err)
+	}
+	return nil
+}
+
+// Limits runs the limits benchmark and returns its report. It stops
+// everything it started (servers, redis-server, goroutines) before it
+// returns; if ctx ends first it returns ctx's error.
+func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
+	opt = opt.withDefaults()
+	if err := opt.validate(); err != nil {
+		return nil, err
+	}
+	rep := &LimitsReport{Conditions: limitsConditionsNow(opt)}
+	var rp *redisProc
+	if slices.Max(opt.Replicas) > 1 {
+		var err error
+		if rp, err = startRedis(ctx, opt.RedisServer); err != nil {
+			return nil, err
+		}
+		defer rp.stop()
+		rep.Conditions.Redis = "redis-server " + rp.version + " on " + rp.addr + ", no persistence"
+	}
+	_, capacity := capacities()
+	n := 0
+	for _, replicas := range opt.Replicas {
+		for _, load := range opt.Loads {
+			reqs, err := workload(opt.Seed, load*capacity, opt.Phase)
+			if err != nil {
+				return nil, err
+			}
+			for _, strategy := range limitsStrategies {
+				n++
+				spec := phaseSpec{replicas: replicas, strategy: strategy, load: load}
+				var addr string
+				if rp != nil {
+					addr = rp.addr
+				}
+				prefix := fmt.Sprintf("llmux-bench:%d:%d:", time.Now().UnixNano(), n)
+				ph, err := runPhase(ctx, spec, opt, reqs, addr, prefix)
+				if err != nil {
+					return nil, err
+				}
+				rep.Phases = append(rep.Phases, *ph)
+				if opt.Progress != nil {
+					fmt.Fprintln(opt.Progress, ph.progressLine())
+				}
+			}
+		}
+	}
+	rep.Conditions.LoadAvgEnd = readLoadAvg()
+	rep.Bars = limitsBars(rep.Phases)
+	return rep, nil
+}
+
+// LimitsConditions are what a limits run ran on and with.
+type LimitsConditions struct {
+	Date, Go, GOOS, GOARCH     string
+	NumCPU, GOMAXPROCS         int
+	LoadAvgStart, LoadAvgEnd   string
+	Speedup                    float64
+	Phase                      time.Duration
+	Loads                      []float64
+	Replicas                   []int
+	Seed                       int64
+	Redis                      string // empty when no phase used Redis
+	MeanPrompt, MeanMaxTokens  float64
+	MeanOutput                 float64
+	CapacityPerMinute          float64 // aggregate, requests per clock minute
+	Accounts                   []accountCapacity
+	EstimateOpenAI, EstimateAn float64 // llmux's estimate ÷ the simulator's charge, over a sample of the mix
+}
+
+func limitsConditionsNow(opt LimitsOptions) LimitsConditions {
+	accts, capacity := capacities()
+	c := LimitsConditions{
+		Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
+		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), LoadAvgStart: readLoadAvg(),
+		Speedup: opt.Speedup, Phase: opt.Phase, Loads: opt.Loads, Replicas: opt.Replicas, Seed: opt.Seed,
+		MeanPrompt: meanPrompt(), MeanMaxTokens: meanMaxTokens(), MeanOutput: mixMeanOutput,
+		CapacityPerMinute: capacity, Accounts: accts,
+	}
+	c.EstimateOpenAI, c.EstimateAn = estimateRatios(opt.Seed)
+	return c
+}
+
+// estimateRatios compares llmux's charge estimate with what the
+// simulator charges, over 500 requests of the mix: TPM (prompt +
+// max_tokens) for the OpenAI family, the prompt (ITPM) for Claude. Above
+// 1, llmux reserves more than the provider counts; below 1, it admits
+// more than the provider will.
+func estimateRatios(seed int64) (openai, claude float64) {
+	reqs, err := workload(seed+1, 500, time.Minute)
+	if err != nil {
+		return 0, 0
+	}
+	est := tokens.NewEstimator()
+	var simTPM, simIn, gwTPM, gwIn float64
+	for _, r := range reqs {
+		o, err1 := est.OpenAIChat(r.body, "gpt-4o-mini", 16_384)
+		c, err2 := est.OpenAIChat(r.body, "claude-haiku-4-5", 8_192)
+		if err1 != nil || err2 != nil {
+			return 0, 0
+		}
+		simTPM += float64(r.prompt + r.maxTokens)
+		simIn += float64(r.prompt)
+		gwTPM += float64(o.Input + o.Output)
+		gwIn += float64(c.Input)
+	}
+	return gwTPM / simTPM, gwIn / simIn
+}
