@@ -26,6 +26,7 @@ var layer = map[string]int{
 	"internal/tokens":        1,
 	"internal/sim":           1,
 	"internal/store":         1,
+	"internal/redistest":     1,
 	"internal/provider":      2,
 	"internal/health":        2,
 	"internal/ratelimit":     2,

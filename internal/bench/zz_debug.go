@@ -54,6 +54,10 @@ type traceStore struct {
 
 func (t *traceStore) Reserve(ctx context.Context, key string, lim ratelimit.Limits, cost ratelimit.Cost) (ratelimit.Reservation, error) {
 	r, err := t.Store.Reserve(ctx, key, lim, cost)
+	if t.key == "all" {
+		st, _ := t.Store.State(ctx, key, lim)
+		fmt.Fprintf(os.Stderr, "TRACE %s %s reserve in=%d out=%d ok=%v wait=%s -> tpm %d itpm %d rpm %d blocked %s\n", t.c.Now().Sub(t.c.t0).Round(time.Millisecond), key, cost.Input, cost.Output, r.OK, r.Wait, st.Tokens.Available, st.InputTokens.Available, st.Requests.Available, st.BlockedFor)
+	}
 	if key == t.key {
 		st, _ := t.Store.State(ctx, key, lim)
 		fmt.Fprintf(os.Stderr, "TRACE %s reserve in=%d out=%d ok=%v wait=%s -> itpm avail %d otpm %d\n", t.c.Now().Sub(t.c.t0).Round(time.Millisecond), cost.Input, cost.Output, r.OK, r.Wait, st.InputTokens.Available, st.OutputTokens.Available)

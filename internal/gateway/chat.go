@@ -6,7 +6,6 @@ import (
 	"net/http"
 	"strconv"
 	"time"
-
 )
 
 // outcome is what happened to a call, for the log and metrics.

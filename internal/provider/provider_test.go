@@ -219,9 +219,9 @@ func TestParseLimits(t *testing.T) {
 		}},
 		{"anthropic rfc3339", parseAnthropicLimits, map[string]string{
 			"anthropic-ratelimit-requests-limit": "1000", "anthropic-ratelimit-requests-remaining": "999",
-			"anthropic-ratelimit-requests-reset": "2025-08-21T12:40:59Z",
+			"anthropic-ratelimit-requests-reset":     "2025-08-21T12:40:59Z",
 			"anthropic-ratelimit-input-tokens-limit": "80000", "anthropic-ratelimit-input-tokens-remaining": "80000",
-			"anthropic-ratelimit-input-tokens-reset": "2025-08-21T12:40:00Z",
+			"anthropic-ratelimit-input-tokens-reset":  "2025-08-21T12:40:00Z",
 			"anthropic-ratelimit-output-tokens-limit": "16000", "anthropic-ratelimit-output-tokens-remaining": "16000",
 			"anthropic-ratelimit-output-tokens-reset": "garbage",
 			"retry-after": "7",
