@@ -71,6 +71,8 @@ type phaseEnv struct {
 	serving sync.WaitGroup
 	redis   []*redis.Client
 	warns   *warnCounter
+	// refusals records the simulator's 429s by account and limit.
+	refusals *refusals
 }
 
 // phaseSpec says what a phase runs.
@@ -90,7 +92,8 @@ func startPhase(spec phaseSpec, speedup float64, seed int64, redisAddr, prefix s
 		return nil, fmt.Errorf("bench: simulator: %w", err)
 	}
 	e.sim = s
-	simAddr, err := e.serve(debugWrap(s, e.clock))
+	e.refusals = newRefusals(e.clock)
+	simAddr, err := e.serve(e.refusals.wrap(s))
 	if err != nil {
 		e.close()
 		return nil, err
@@ -122,7 +125,7 @@ func startPhase(spec phaseSpec, speedup float64, seed int64, redisAddr, prefix s
 // Redis's TIME so that Redis and the simulator agree on time.
 func (e *phaseEnv) limiter(opts *gateway.Options, replicas int, redisAddr, prefix string) {
 	if replicas <= 1 {
-		opts.Limiter = debugStore(ratelimit.NewMemory(e.clock.Now), e.clock)
+		opts.Limiter = ratelimit.NewMemory(e.clock.Now)
 		return
 	}
 	c := redis.NewClient(&redis.Options{Addr: redisAddr, DialTimeout: time.Second,

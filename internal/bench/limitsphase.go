@@ -45,13 +45,19 @@ func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []ben
 	defer client.CloseIdleConnections()
 	d := &driver{env: e, client: client, tally: newTally()}
 	start := e.clock.Now()
+	e.refusals.markStart(start)
 	atWindowEnd, err := d.run(ctx, reqs, start, opt.Phase)
 	if err != nil {
 		return nil, err
 	}
 	end := e.sim.Stats()
 	warns, firstWarn := e.warns.count()
-	return measure(spec, d.tally, atWindowEnd, end, start, opt.Phase, warns, firstWarn), nil
+	ph = measure(spec, d.tally, atWindowEnd, end, start, opt.Phase, warns, firstWarn)
+	refused := e.refusals.describe()
+	for i := range ph.Accounts {
+		ph.Accounts[i].Refused = refused[ph.Accounts[i].Name]
+	}
+	return ph, nil
 }
 
 // driver sends a phase's requests open-loop and records their answers.

@@ -72,6 +72,9 @@ type AccountResult struct {
 	Admitted    int64   // tokens charged at arrival during the arrival window
 	Capacity    float64 // the most it would have admitted in that window
 	Output      int64   // output tokens generated (Anthropic: charged to OTPM)
+	// Refused says which limits the account's 429s were for, e.g.
+	// "tpm 5; 3 in the first minute"; empty without 429s.
+	Refused string
 }
 
 // capacityDefinition is printed with every report.
@@ -304,6 +307,15 @@ func (r *LimitsReport) writeReplicas(b *strings.Builder, n int) {
 // writeNotes writes what went wrong in a phase, if anything.
 func (p *LimitsPhase) writeNotes(b *strings.Builder) {
 	name := fmt.Sprintf("%s %.1fx", p.Strategy, p.Load)
+	var refused []string
+	for _, a := range p.Accounts {
+		if a.Refused != "" {
+			refused = append(refused, fmt.Sprintf("%s: %s", a.Name, a.Refused))
+		}
+	}
+	if len(refused) > 0 {
+		fmt.Fprintf(b, "%s: upstream 429s by limit: %s\n", name, strings.Join(refused, "; "))
+	}
 	if p.ClientErrors > 0 {
 		kinds := make([]string, 0, len(p.ErrKinds))
 		for k, n := range p.ErrKinds {
