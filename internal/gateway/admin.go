@@ -95,7 +95,7 @@ func (g *Gateway) deploymentView(ctx context.Context, i int) deploymentView {
 		Available:  g.health.Available(d.Name),
 		Failures:   g.health.Failures(d.Name),
 	}
-	st, err := g.limiter.State(ctx, depKey(d.Name), depLimits(d))
+	st, err := g.limiter.State(ctx, depKey(d.Name), g.depLimits(d))
 	if err != nil {
 		dv.Error = err.Error()
 		return dv
@@ -148,7 +148,7 @@ func (c *limitsCollector) Collect(ch chan<- prometheus.Metric) {
 	for i := range g.cfg.Deployments {
 		d := &g.cfg.Deployments[i]
 		ch <- prometheus.MustNewConstMetric(c.cooldown, prometheus.GaugeValue, g.health.CooldownLeft(d.Name).Seconds(), d.Name)
-		st, err := g.limiter.State(ctx, depKey(d.Name), depLimits(d))
+		st, err := g.limiter.State(ctx, depKey(d.Name), g.depLimits(d))
 		if err != nil {
 			continue
 		}

@@ -57,6 +57,7 @@ func (st *callState) noteWait(d time.Duration) {
 func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *call, st *callState) outcome {
 	routes := append([]string{c.route}, g.fallbacks[c.route]...)
 	for i, route := range routes {
+		c.serving = route
 		if i > 0 {
 			st.fallback = route
 			w.Header().Set(headerFallback, route)
@@ -178,7 +179,7 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 
 // reserve charges dep's buckets with c's estimate for dep.
 func (g *Gateway) reserve(ctx context.Context, c *call, dep *config.Deployment, st *callState) (ratelimit.Reservation, bool) {
-	lim := depLimits(dep)
+	lim := g.depLimits(dep)
 	if lim.IsZero() {
 		return ratelimit.Reservation{OK: true}, true // unlimited: nothing to charge
 	}
@@ -213,17 +214,25 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, u
 		g.cancel(res)
 		return attemptResult{failure: attemptFailure{deployment: name, clientErr: aerr}}
 	}
-	resp, err := up.adapter.Send(ctx, p.req)
+	actx, wd := startWatchdog(ctx, g.timeoutsFor(c.serving, up.dep))
+	defer wd.stop()
+	resp, err := up.adapter.Send(actx, p.req)
 	if err != nil {
-		return g.sendFailed(ctx, w, c, up, res, err)
+		return g.sendFailed(ctx, w, c, up, res, watchdogCause(actx, ctx, err))
+	}
+	if !c.stream {
+		wd.token()
 	}
 	g.learn(ctx, up, resp.Limits)
 	setServedHeaders(w, name, n)
 	var rr relayResult
 	if c.stream {
-		rr = g.relayStream(ctx, w, c, up, p, resp)
+		rr = g.relayStream(ctx, w, c, up, p, resp, wd)
 	} else {
 		rr = g.relayJSON(w, c, up, p, resp)
+	}
+	if rr.err != nil {
+		rr.err = watchdogCause(actx, ctx, rr.err)
 	}
 	g.settle(up, res, rr.usage, rr.usage != (usage{}))
 	if rr.err != nil {
@@ -237,6 +246,29 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, u
 	}
 	g.health.Success(name)
 	return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: rr.usage}}
+}
+
+// watchdogCause replaces err by the watchdog's cause when the attempt was
+// cut by a timeout (and the client is still there), so it reads as a
+// retryable upstream failure rather than a cancelled request.
+func watchdogCause(actx, ctx context.Context, err error) error {
+	cause := context.Cause(actx)
+	if ctx.Err() != nil || !isWatchdog(cause) {
+		return err
+	}
+	var pe *provider.Error
+	if errors.As(err, &pe) {
+		cp := *pe
+		cp.Class, cp.Err = provider.ClassRetryable, cause
+		return &cp
+	}
+	return cause
+}
+
+// timeoutsFor merges the route's and the deployment's timeouts.
+func (g *Gateway) timeoutsFor(route string, dep *config.Deployment) timeouts {
+	t := g.timeouts[route].Merge(g.depTimeouts[dep.Name])
+	return timeouts{firstToken: t.FirstToken, chunkGap: t.ChunkGap, total: t.Total}
 }
 
 // sendFailed handles an upstream that answered with an error (or not at

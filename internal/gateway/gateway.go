@@ -65,6 +65,8 @@ type Gateway struct {
 	maxWait       map[string]time.Duration
 	fallbacks     map[string][]string
 	tiers         map[string]int
+	timeouts      map[string]config.Timeouts // per route
+	depTimeouts   map[string]config.Timeouts // per deployment
 }
 
 // upstream is one deployment with the adapter of its account.
@@ -111,6 +113,8 @@ func New(opt Options) (*Gateway, error) {
 		maxWait:       make(map[string]time.Duration),
 		fallbacks:     make(map[string][]string),
 		tiers:         make(map[string]int),
+		timeouts:      make(map[string]config.Timeouts),
+		depTimeouts:   make(map[string]config.Timeouts),
 	}
 	for _, rc := range opt.Config.Routes {
 		g.queues[rc.Name] = router.NewQueue(opt.Config.RateLimit.QueueSize)

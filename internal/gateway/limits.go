@@ -17,8 +17,24 @@ import (
 func depKey(name string) string { return "dep:" + name }
 func keyKey(name string) string { return "key:" + name }
 
-func depLimits(d *config.Deployment) ratelimit.Limits {
-	return ratelimit.Limits{RPM: int64(d.Limits.RPM), TPM: int64(d.Limits.TPM), ITPM: int64(d.Limits.ITPM), OTPM: int64(d.Limits.OTPM)}
+// Azure OpenAI counts tokens in fixed one-minute windows and requests in
+// fixed 10-second windows of RPM/6 (providers.md §5.5). The windows are
+// assumed aligned to the clock (as the simulator does); Learn corrects
+// for a real Azure whose windows are not.
+const (
+	azureRequestsWindow = 10 * time.Second
+	azureTokensWindow   = time.Minute
+)
+
+// depLimits is deployment d's limiter limits: its configured per-minute
+// limits, counted in Azure's fixed windows when d's account is Azure and
+// in continuous buckets otherwise.
+func (g *Gateway) depLimits(d *config.Deployment) ratelimit.Limits {
+	lim := ratelimit.Limits{RPM: int64(d.Limits.RPM), TPM: int64(d.Limits.TPM), ITPM: int64(d.Limits.ITPM), OTPM: int64(d.Limits.OTPM)}
+	if up := g.upstreams[d.Name]; up != nil && isAzure(up) {
+		lim.RequestsWindow, lim.TokensWindow = azureRequestsWindow, azureTokensWindow
+	}
+	return lim
 }
 
 // cost is what dep's provider will count for c at admission: one request,
@@ -103,21 +119,25 @@ func (g *Gateway) notifyQueues() {
 
 // learn folds the provider's rate-limit headers into the buckets.
 func (g *Gateway) learn(ctx context.Context, up *upstream, l provider.Limits) {
-	if depLimits(up.dep).IsZero() {
+	lim := g.depLimits(up.dep)
+	if lim.IsZero() {
 		return
 	}
 	obs, ok := observed(up, l)
 	if !ok {
 		return
 	}
-	if err := g.limiter.Learn(ctx, depKey(up.dep.Name), depLimits(up.dep), obs); err != nil {
+	if err := g.limiter.Learn(ctx, depKey(up.dep.Name), lim, obs); err != nil {
 		g.log.Warn("limiter learn failed", "deployment", up.dep.Name, "err", err)
 	}
 }
 
-// observed maps a provider's headers to the limiter's dimensions. Azure's
-// request headers count a 10-second window (RPM/6, providers.md §5.4), not
-// the minute, so they are not learned.
+// observed maps a provider's headers to the limiter's dimensions.
+// Observed limits are per minute, remaining values are what is left now.
+// Azure's request headers count the current 10-second window (the limit
+// is RPM/6, providers.md §5.4), which is how depLimits counts Azure
+// requests too: the remaining requests are the window's, and the limit is
+// scaled back to a minute (× 6) for Observed.RequestsLimit.
 func observed(up *upstream, l provider.Limits) (ratelimit.Observed, bool) {
 	obs := ratelimit.Observed{RequestsRemaining: -1, TokensRemaining: -1, InputRemaining: -1, OutputRemaining: -1}
 	known := false
@@ -133,6 +153,10 @@ func observed(up *upstream, l provider.Limits) (ratelimit.Observed, bool) {
 		take(l.OutputTokens, &obs.OutputRemaining, &obs.OutputLimit)
 	case isAzure(up):
 		take(l.Tokens, &obs.TokensRemaining, &obs.TokensLimit)
+		take(l.Requests, &obs.RequestsRemaining, &obs.RequestsLimit)
+		if obs.RequestsLimit > 0 {
+			obs.RequestsLimit *= int64(time.Minute / azureRequestsWindow)
+		}
 	default:
 		take(l.Requests, &obs.RequestsRemaining, &obs.RequestsLimit)
 		take(l.Tokens, &obs.TokensRemaining, &obs.TokensLimit)
@@ -149,14 +173,15 @@ func isAzure(up *upstream) bool {
 // provider's retry-after (or 5 s when it gave none); an upstream 429 is a
 // miss in llmux's accounting, counted in llmux_upstream_429_total.
 func (g *Gateway) block(ctx context.Context, up *upstream, pe *provider.Error) {
-	if depLimits(up.dep).IsZero() {
+	lim := g.depLimits(up.dep)
+	if lim.IsZero() {
 		return // no buckets; the health cooldown still rests it
 	}
 	d := pe.RetryAfter
 	if d <= 0 {
 		d = 5 * time.Second
 	}
-	if err := g.limiter.Block(ctx, depKey(up.dep.Name), depLimits(up.dep), d); err != nil {
+	if err := g.limiter.Block(ctx, depKey(up.dep.Name), lim, d); err != nil {
 		g.log.Warn("limiter block failed", "deployment", up.dep.Name, "err", err)
 	}
 }

@@ -22,6 +22,8 @@ type call struct {
 	key   *config.Key
 	body  []byte
 	route string
+	// serving is the route being tried: route, or one of its fallbacks.
+	serving string
 	// stream is the client's stream flag; includeUsage its OpenAI
 	// stream_options.include_usage.
 	stream       bool

@@ -39,13 +39,14 @@ var errIncomplete = errors.New("upstream stream ended before its final event")
 // a reset, garbage or an error event there still fails over. After the
 // first event, failures end the stream with an error event in the
 // client's format.
-func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, p *prepared, resp *provider.Response) relayResult {
+func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, p *prepared, resp *provider.Response, wd *watchdog) relayResult {
 	defer resp.Body.Close()
 	rd := sse.NewReader(resp.Body)
 	first, err := rd.Next()
 	if err != nil {
 		return relayResult{err: fmt.Errorf("read first event: %w", err)}
 	}
+	wd.token()
 	if err := checkFirst(up.adapter.Format(), first); err != nil {
 		return relayResult{err: err}
 	}
@@ -62,9 +63,13 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 			break
 		}
 		if err != nil {
+			if cause := wd.cause(); cause != nil {
+				err = cause
+			}
 			err = fmt.Errorf("read upstream stream: %w", err)
 			break
 		}
+		wd.token()
 		err = s.event(ev)
 	}
 	if errors.Is(err, io.EOF) {

@@ -8,9 +8,10 @@ import "time"
 //
 // Levels are integers in units of 1/60000 token: a bucket whose limit is L
 // tokens per minute refills exactly L units per millisecond, so time is
-// counted in whole milliseconds and no rounding ever happens. Every value
-// stays below 2^53, so Redis's Lua (whose numbers are float64) computes
-// the same results as Go.
+// counted in whole milliseconds and no rounding ever happens. A fixed
+// window's level is its used count in whole tokens. Every value stays
+// below 2^53 (hence MaxWindow), so Redis's Lua (whose numbers are float64)
+// computes the same results as Go; TestMemoryRedisAgree checks it.
 
 const (
 	// unit is the number of level units in one token (milliseconds per minute).
@@ -22,6 +23,11 @@ const (
 	MaxLimit = 10_000_000_000
 	// MaxCost is the largest value of any Cost field.
 	MaxCost = 1 << 50
+	// MaxWindow is the longest fixed window (see Limits): with it, a
+	// limit times a window in ms stays below 2^53.
+	MaxWindow = 10 * time.Minute
+	// minute is one minute in ms: a window of w ms allows limit*w/minute.
+	minute = 60000
 )
 
 // Dimensions, in the order of bucketSet.b and of the Lua scripts' fields.
@@ -54,11 +60,25 @@ func limitVec(l Limits) vec { return vec{l.RPM, l.TPM, l.ITPM, l.OTPM} }
 
 func costVec(c Cost) vec { return vec{c.Requests, c.Input + c.Output, c.Input, c.Output} }
 
+// winVec is l's fixed windows in ms by dimension (0: a continuous bucket).
+func winVec(l Limits) vec {
+	return vec{l.RequestsWindow.Milliseconds(), l.TokensWindow.Milliseconds(), 0, 0}
+}
+
 // bucket is one dimension of a bucketSet. limit == 0: unlimited, no bucket.
+//
+// A dimension is a continuous bucket (win == 0) or a fixed-window counter
+// (win > 0, in ms). For a bucket, level is in units, between -capacity
+// and capacity. For a window, level is the whole tokens used in the
+// window that contains the set's last time (bucketSet.last), between 0
+// and twice the allowance (an overcharge from Settle); a window starts at
+// a multiple of win ms (Unix ms), and when time moves into a later window
+// the count starts again from 0.
 type bucket struct {
 	limit   int64 // configured per-minute limit
 	learned int64 // lower limit reported by the provider; 0: none
-	level   int64 // units; between -capacity and capacity
+	level   int64 // bucket: units; window: tokens used in the current window
+	win     int64 // fixed window in ms; 0: continuous bucket
 }
 
 // eff is the effective per-minute limit: the configured one, or the lower
@@ -70,14 +90,44 @@ func (b *bucket) eff() int64 {
 	return b.limit
 }
 
-// rescale changes the bucket's limits, keeping the amount used
-// (capacity - level), clamped to the new capacity.
-func (b *bucket) rescale(limit, learned int64) {
-	used := b.eff()*unit - b.level
-	b.limit, b.learned = limit, learned
-	c := b.eff() * unit
-	b.level = clamp(c-used, -c, c)
+// allow is the allowance of a window of w ms for a per-minute limit l:
+// l*w/minute rounded down, and at least 1 (as the simulator's RPM/6).
+func allow(l, w int64) int64 { return max(1, floorDiv(l*w, minute)) }
+
+// quota is the most one reservation may take: the effective per-minute
+// limit of a bucket, or the allowance per window of a window.
+func (b *bucket) quota() int64 {
+	if b.win > 0 {
+		return allow(b.eff(), b.win)
+	}
+	return b.eff()
 }
+
+// rescale changes the dimension's limits and window, keeping the amount
+// used: a bucket's capacity - level, a window's count (whole tokens,
+// rounded up from a bucket's units), clamped to the new range.
+func (b *bucket) rescale(limit, learned, win int64) {
+	oldWin, used := b.win, int64(0)
+	if oldWin == 0 {
+		used = b.eff()*unit - b.level
+	}
+	b.limit, b.learned, b.win = limit, learned, win
+	switch {
+	case win == 0:
+		c := b.eff() * unit
+		if oldWin > 0 {
+			used = min(b.level, 2*b.eff()) * unit
+		}
+		b.level = clamp(c-used, -c, c)
+	case oldWin == 0:
+		b.level = clamp(ceilDiv(used, unit), 0, 2*b.quota())
+	default:
+		b.level = clamp(b.level, 0, 2*b.quota())
+	}
+}
+
+// winLeft is the time in ms from now to the end of its window of w ms.
+func winLeft(now, w int64) int64 { return w - (now - floorDiv(now, w)*w) }
 
 // bucketSet is one key's buckets. Times are milliseconds on the store's clock.
 type bucketSet struct {
@@ -86,21 +136,24 @@ type bucketSet struct {
 	b       [numDims]bucket
 }
 
-// newBucketSet returns full buckets for lim at time now.
-func newBucketSet(lim vec, now int64) bucketSet {
+// newBucketSet returns full buckets (and empty windows) for lim and win
+// at time now.
+func newBucketSet(lim, win vec, now int64) bucketSet {
 	s := bucketSet{last: now}
-	s.sync(lim)
+	s.sync(lim, win)
 	return s
 }
 
-// prepare brings s to time now and to the configured limits.
-func (s *bucketSet) prepare(lim vec, now int64) {
+// prepare brings s to time now and to the configured limits and windows.
+func (s *bucketSet) prepare(lim, win vec, now int64) {
 	s.advance(now)
-	s.sync(lim)
+	s.sync(lim, win)
 }
 
-// advance refills every bucket for the time since the last refill. A clock
-// that went backwards refills nothing and restarts from now (as x/time/rate).
+// advance refills every bucket for the time since the last refill, and
+// forgets the count of a window that has ended. A clock that went
+// backwards refills and forgets nothing and restarts from now (as
+// x/time/rate): a window's count then stays with the earlier window.
 func (s *bucketSet) advance(now int64) {
 	el := now - s.last
 	if el <= 0 {
@@ -110,7 +163,13 @@ func (s *bucketSet) advance(now int64) {
 	el = min(el, maxElapsed)
 	for i := range s.b {
 		b := &s.b[i]
-		if b.limit > 0 {
+		switch {
+		case b.limit == 0:
+		case b.win > 0:
+			if floorDiv(now, b.win)*b.win > s.last {
+				b.level = 0
+			}
+		default:
 			e := b.eff()
 			b.level = min(b.level+el*e, e*unit)
 		}
@@ -118,58 +177,106 @@ func (s *bucketSet) advance(now int64) {
 	s.last = now
 }
 
-// sync applies configured limits that changed since the last call (a
-// config reload): a new dimension starts full, a removed one is dropped,
-// a changed one keeps the amount used.
-func (s *bucketSet) sync(lim vec) {
+// sync applies configured limits and windows that changed since the last
+// call (a config reload): a new dimension starts full (an empty window),
+// a removed one is dropped, a changed one keeps the amount used. A window
+// without a limit is ignored.
+func (s *bucketSet) sync(lim, win vec) {
 	for i, l := range lim {
 		b := &s.b[i]
+		w := win[i]
+		if l == 0 {
+			w = 0
+		}
 		switch {
-		case l == b.limit:
+		case l == b.limit && w == b.win:
 		case l == 0:
 			*b = bucket{}
 		case b.limit == 0:
-			*b = bucket{limit: l, level: l * unit}
+			*b = bucket{limit: l, win: w}
+			if w == 0 {
+				b.level = l * unit
+			}
 		default:
-			b.rescale(l, b.learned)
+			b.rescale(l, b.learned, w)
 		}
 	}
 }
 
-// exceeds returns the first dimension whose capacity is smaller than
-// cost, or -1.
+// exceeds returns the first dimension whose capacity (a window's
+// allowance) is smaller than cost, or -1.
 func (s *bucketSet) exceeds(cost vec) int {
 	for i := range s.b {
-		if s.b[i].limit > 0 && cost[i] > s.b[i].eff() {
+		if s.b[i].limit > 0 && cost[i] > s.b[i].quota() {
 			return i
 		}
 	}
 	return -1
 }
 
-// wait is the time in ms until cost fits in every bucket and the block has
-// ended; 0 means it fits now. Every limited bucket must hold at least its
-// cost, so a negative level delays even a zero cost.
+// exceedsError is the ExceedsError for dimension d of s and cost.
+func (s *bucketSet) exceedsError(d int, cost vec) error {
+	return exceedsError(d, s.b[d].quota(), cost[d], s.b[d].win)
+}
+
+// wait is the time in ms until cost fits in every dimension and the block
+// has ended; 0 means it fits now. Every limited bucket must hold at least
+// its cost, so a negative level delays even a zero cost; a window whose
+// count plus cost is above its allowance waits for the window's end
+// (when the count starts again from 0).
 func (s *bucketSet) wait(cost vec, now int64) int64 {
 	w := max(s.blocked-now, 0)
 	for i := range s.b {
 		b := &s.b[i]
-		if b.limit == 0 {
-			continue
-		}
-		if need := cost[i] * unit; b.level < need {
-			w = max(w, ceilDiv(need-b.level, b.eff()))
+		switch {
+		case b.limit == 0:
+		case b.win > 0:
+			if b.level+cost[i] > allow(b.eff(), b.win) {
+				w = max(w, winLeft(now, b.win))
+			}
+		default:
+			if need := cost[i] * unit; b.level < need {
+				w = max(w, ceilDiv(need-b.level, b.eff()))
+			}
 		}
 	}
 	return w
 }
 
-// charge takes delta tokens from the dimensions in charged that still have
-// a bucket (a negative delta refunds). Levels stay within ±capacity.
-func (s *bucketSet) charge(charged, delta vec) {
+// take charges a granted cost (wait returned 0) to every limited dimension.
+func (s *bucketSet) take(cost vec) {
 	for i := range s.b {
 		b := &s.b[i]
-		if charged[i] == 0 || b.limit == 0 {
+		switch {
+		case b.limit == 0:
+		case b.win > 0:
+			b.level += cost[i]
+		default:
+			b.level -= cost[i] * unit
+		}
+	}
+}
+
+// settle charges delta tokens (a negative delta refunds) for a reservation
+// granted at time at (ms) with limits lim and windows win, to the
+// dimensions that were limited then and still are, with the same window.
+// A window dimension is corrected only if the reservation's window is the
+// current one (s.last's, after advance): a correction for a window that
+// has ended is dropped. Bucket levels stay within ±capacity, window counts
+// within [0, 2×allowance].
+func (s *bucketSet) settle(lim, win vec, at int64, delta vec) {
+	for i := range s.b {
+		b := &s.b[i]
+		if lim[i] == 0 || b.limit == 0 || win[i] != b.win {
+			continue
+		}
+		if b.win > 0 {
+			if floorDiv(at, b.win) != floorDiv(s.last, b.win) {
+				continue
+			}
+			a := allow(b.eff(), b.win)
+			d := clamp(delta[i], -2*a, 2*a)
+			b.level = clamp(b.level+d, 0, 2*a)
 			continue
 		}
 		e := b.eff()
@@ -179,8 +286,10 @@ func (s *bucketSet) charge(charged, delta vec) {
 }
 
 // learn applies what a provider reported: a limit below the configured
-// one becomes the effective limit (any other reported limit clears it),
-// and a remaining below the level becomes the level.
+// one becomes the effective limit (any other reported limit clears it;
+// for a window, "below" means a smaller allowance per window), a
+// remaining below a bucket's level becomes the level, and a window's
+// count becomes at least allowance - remaining.
 func (s *bucketSet) learn(limit, remaining vec) {
 	for i := range s.b {
 		b := &s.b[i]
@@ -189,25 +298,42 @@ func (s *bucketSet) learn(limit, remaining vec) {
 		}
 		if l := limit[i]; l > 0 {
 			learned := int64(0)
-			if l < b.limit {
+			if b.win > 0 {
+				if allow(l, b.win) < allow(b.limit, b.win) {
+					learned = l
+				}
+			} else if l < b.limit {
 				learned = l
 			}
 			if learned != b.learned {
-				b.rescale(b.limit, learned)
+				b.rescale(b.limit, learned, b.win)
 			}
 		}
-		if r := remaining[i]; r >= 0 && r < b.eff() {
+		r := remaining[i]
+		switch {
+		case r < 0:
+		case b.win > 0:
+			if a := allow(b.eff(), b.win); r < a {
+				b.level = max(b.level, a-r)
+			}
+		case r < b.eff():
 			b.level = min(b.level, r*unit)
 		}
 	}
 }
 
-// block empties every bucket (a negative level stays) and refuses
+// block empties every bucket (a negative level stays) and fills every
+// window's count to its allowance (a larger count stays), and refuses
 // reservations until now+d ms.
 func (s *bucketSet) block(now, d int64) {
 	for i := range s.b {
-		if s.b[i].limit > 0 {
-			s.b[i].level = min(s.b[i].level, 0)
+		b := &s.b[i]
+		switch {
+		case b.limit == 0:
+		case b.win > 0:
+			b.level = max(b.level, allow(b.eff(), b.win))
+		default:
+			b.level = min(b.level, 0)
 		}
 	}
 	if d > 0 {
@@ -215,7 +341,9 @@ func (s *bucketSet) block(now, d int64) {
 	}
 }
 
-// state reports the levels at now.
+// state reports the levels at now: for a bucket, its capacity, whole
+// tokens and time until full; for a window, its allowance, what is left
+// of it and the time until the window ends.
 func (s *bucketSet) state(now int64) State {
 	var lv [numDims]Level
 	for i := range s.b {
@@ -224,6 +352,11 @@ func (s *bucketSet) state(now int64) State {
 			continue
 		}
 		e := b.eff()
+		if b.win > 0 {
+			a := allow(e, b.win)
+			lv[i] = Level{Limit: a, Available: a - b.level, Reset: ms(winLeft(now, b.win))}
+			continue
+		}
 		lv[i] = Level{
 			Limit:     e,
 			Available: floorDiv(b.level, unit),
@@ -237,8 +370,8 @@ func (s *bucketSet) state(now int64) State {
 }
 
 // idle reports whether s at now is indistinguishable from a new set:
-// full, unblocked, nothing learned. Memory forgets idle sets, as Redis
-// lets their keys expire.
+// full buckets, empty windows, unblocked, nothing learned. Memory forgets
+// idle sets, as Redis lets their keys expire.
 func (s *bucketSet) idle(now int64) bool {
 	if s.blocked > now {
 		return false
@@ -246,7 +379,15 @@ func (s *bucketSet) idle(now int64) bool {
 	el := min(max(now-s.last, 0), maxElapsed)
 	for i := range s.b {
 		b := &s.b[i]
-		if b.learned != 0 || (b.limit > 0 && b.level+el*b.eff() < b.limit*unit) {
+		switch {
+		case b.learned != 0:
+			return false
+		case b.limit == 0:
+		case b.win > 0:
+			if b.level > 0 && floorDiv(now, b.win)*b.win <= s.last {
+				return false
+			}
+		case b.level+el*b.eff() < b.limit*unit:
 			return false
 		}
 	}

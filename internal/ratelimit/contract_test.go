@@ -169,6 +169,22 @@ func contractCases() []contractCase {
 		{"keys are independent", testKeys},
 		{"changed limits keep the used amount", testRescale},
 		{"concurrent reservations never over-grant", testConcurrent},
+
+		// Fixed windows (contract_window_test.go).
+		{"window grants its allowance and does not refill", testWindowAllowance},
+		{"window resets at its boundary, aligned to the clock", testWindowBoundary},
+		{"10 s request windows allow RPM/6", testWindowRequests},
+		{"window cost above the allowance is an ExceedsError", testWindowExceeds},
+		{"window settle and cancel correct the current window only", testWindowSettle},
+		{"window learn raises the used count", testWindowLearn},
+		{"window learn remembers a lower limit", testWindowLearnLimit},
+		{"window block uses up the window", testWindowBlock},
+		{"window tpm with bucket rpm", testWindowMixed},
+		{"window state", testWindowState},
+		{"changed windows keep the used amount", testWindowRescale},
+		{"window reserve and cancel leave no drift", testWindowNoDrift},
+		{"concurrent window reservations never over-grant", testWindowConcurrent},
+		{"invalid windows are refused", testWindowInvalid},
 	}
 }
 

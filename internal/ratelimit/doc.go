@@ -10,6 +10,52 @@
 // The RPM bucket is charged Cost.Requests, TPM Input+Output, ITPM Input and
 // OTPM Output; a limit of 0 means no bucket at all.
 //
+// # Fixed windows (Azure OpenAI)
+//
+// Azure OpenAI does not replenish continuously: it adds each request's
+// estimate to a counter that resets every minute, and counts requests in
+// 10-second windows of RPM/6 each (providers.md §5.5). A bucket is the
+// wrong model there: within one fixed window it admits up to twice the
+// limit (a full bucket plus a minute of refill), and after Learn lowers it
+// to what is left of the window it keeps refilling until the window ends;
+// both would earn upstream 429s. So the RPM and TPM dimensions can be
+// fixed-window counters instead, set by Limits.RequestsWindow and
+// Limits.TokensWindow (zero: a bucket). Azure deployments use a 10 s
+// request window and a 1 m token window; other dimensions of the same key
+// can stay buckets (e.g. a window TPM with a bucket RPM).
+//
+// A window of w allows limit × w / 1m per window, rounded down and at
+// least 1 (RPM 120 with 10 s windows: 20 requests per 10 s; TPM with 1 m
+// windows: TPM tokens per minute). Windows are aligned to the store's
+// clock: a window starts at a multiple of w in Unix milliseconds, i.e.
+// now.Truncate(w), as the simulator does. That real Azure aligns its
+// windows the same way is an assumption; where it does not, the headers
+// folded in by Learn correct the count (pessimistically, never down).
+// Within a window:
+//
+//   - Reserve grants when used + cost <= allowance (and every other
+//     dimension agrees, atomically); otherwise the wait is the time until
+//     the window ends, when the count starts again from 0 — or an
+//     *ExceedsError (with Window set) when the cost exceeds the allowance.
+//     Nothing refills inside a window.
+//   - Settle and Cancel correct the count of the window the reservation was
+//     made in only while it is still the current window: a refund or an
+//     overcharge for a window that has ended is dropped, since the
+//     provider counted it there. The count stays in [0, 2×allowance].
+//   - Learn sets used = max(used, allowance - remaining) for the current
+//     window; a reported lower limit (per minute) lowers the allowance.
+//   - Block uses up the current window (used = allowance) and refuses
+//     until the block ends; later windows start afresh.
+//   - State reports Limit = allowance per window, Available = allowance -
+//     used and Reset = time until the window ends.
+//
+// Observed limits are per minute for windows too: Azure's
+// x-ratelimit-limit-requests (the 10 s allowance, RPM/6) is multiplied by
+// 6 by the gateway before Learn, and its remaining values are the
+// current windows'.
+//
+// # Reservations
+//
 // The life of a request in the limiter mirrors golang.org/x/time/rate's
 // Reserve and Cancel:
 //
@@ -21,7 +67,8 @@
 //
 // Reserve never waits: it grants or says how long to wait, so the caller
 // (the router's queue) decides. A cost that can never fit (larger than a
-// bucket's capacity) is an *ExceedsError, not a wait.
+// bucket's capacity or a window's allowance) is an *ExceedsError, not a
+// wait.
 //
 // The estimate is what the provider itself charges at admission (prompt
 // estimate plus requested max output; see package tokens), so a granted
@@ -33,12 +80,13 @@
 //
 // Bucket arithmetic is exact: levels are integers in 1/60000 of a token,
 // so a bucket of limit L refills exactly L units per millisecond, and no
-// sequence of reservations and refunds drifts. Waits and resets are whole
-// milliseconds, rounded up.
+// sequence of reservations and refunds drifts. Window counts are whole
+// tokens. Waits and resets are whole milliseconds, rounded up.
 //
 // Three Stores implement the same contract, tested by one suite: Memory,
 // for one process; Redis, where every operation is one atomic Lua script
 // on Redis's clock so several replicas share one account's limits; and
 // Resilient, which uses Redis and, while Redis is unreachable, limits
-// each replica locally to its share (1/replicas) of every limit.
+// each replica locally to its share (1/replicas) of every limit (windows
+// stay windows, with allowances computed from the share).
 package ratelimit

@@ -66,18 +66,18 @@ func (m *Memory) shard(key string) (*memShard, int64) {
 	return sh, m.base + m.now().Sub(m.epoch).Milliseconds()
 }
 
-// get returns key's set brought to now and lim, creating it if needed.
-// The caller holds sh.mu.
-func (sh *memShard) get(key string, lim vec, now int64) *bucketSet {
+// get returns key's set brought to now, lim and win, creating it if
+// needed. The caller holds sh.mu.
+func (sh *memShard) get(key string, lim, win vec, now int64) *bucketSet {
 	if s := sh.sets[key]; s != nil {
-		s.prepare(lim, now)
+		s.prepare(lim, win, now)
 		return s
 	}
 	if len(sh.sets) >= sh.sweepAt {
 		sh.sweep(now)
 	}
 	s := new(bucketSet)
-	*s = newBucketSet(lim, now)
+	*s = newBucketSet(lim, win, now)
 	sh.sets[key] = s
 	return s
 }
@@ -102,24 +102,25 @@ func (m *Memory) Reserve(_ context.Context, key string, lim Limits, cost Cost) (
 	sh, now := m.shard(key)
 	defer sh.mu.Unlock()
 	if lim.IsZero() && sh.sets[key] == nil {
-		return Reservation{OK: true, Key: key, Limits: lim, Cost: cost}, nil
+		return Reservation{OK: true, Key: key, Limits: lim, Cost: cost, at: now}, nil
 	}
-	s := sh.get(key, lv, now)
+	s := sh.get(key, lv, winVec(lim), now)
 	r := Reservation{Key: key, Limits: lim, Cost: cost}
 	if d := s.exceeds(cv); d >= 0 {
-		return r, exceedsError(d, s.b[d].eff(), cv[d])
+		return r, s.exceedsError(d, cv)
 	}
 	if w := s.wait(cv, now); w > 0 {
 		r.Wait = ms(w)
 		return r, nil
 	}
-	s.charge(lv, cv)
-	r.OK = true
+	s.take(cv)
+	r.OK, r.at = true, now
 	return r, nil
 }
 
 // Settle implements Store. A key forgotten since the reservation is
-// recreated full from r.Limits before the difference is applied.
+// recreated full (windows unused) from r.Limits before the difference is
+// applied.
 func (m *Memory) Settle(_ context.Context, r Reservation, actual Cost) error {
 	if !r.OK || r.Limits.IsZero() {
 		return nil
@@ -132,16 +133,16 @@ func (m *Memory) Settle(_ context.Context, r Reservation, actual Cost) error {
 	}
 	a, c := costVec(actual), costVec(r.Cost)
 	delta := vec{a[0] - c[0], a[1] - c[1], a[2] - c[2], a[3] - c[3]}
-	lv := limitVec(r.Limits)
+	lv, wv := limitVec(r.Limits), winVec(r.Limits)
 	sh, now := m.shard(r.Key)
 	defer sh.mu.Unlock()
 	s := sh.sets[r.Key]
 	if s == nil {
-		s = sh.get(r.Key, lv, now)
+		s = sh.get(r.Key, lv, wv, now)
 	} else {
 		s.advance(now)
 	}
-	s.charge(lv, delta)
+	s.settle(lv, wv, r.at, delta)
 	return nil
 }
 
@@ -158,7 +159,7 @@ func (m *Memory) Learn(_ context.Context, key string, lim Limits, obs Observed) 
 	limit, remaining := obs.vecs()
 	sh, now := m.shard(key)
 	defer sh.mu.Unlock()
-	sh.get(key, limitVec(lim), now).learn(limit, remaining)
+	sh.get(key, limitVec(lim), winVec(lim), now).learn(limit, remaining)
 	return nil
 }
 
@@ -169,7 +170,7 @@ func (m *Memory) Block(_ context.Context, key string, lim Limits, d time.Duratio
 	}
 	sh, now := m.shard(key)
 	defer sh.mu.Unlock()
-	sh.get(key, limitVec(lim), now).block(now, toMs(d))
+	sh.get(key, limitVec(lim), winVec(lim), now).block(now, toMs(d))
 	return nil
 }
 
@@ -179,16 +180,16 @@ func (m *Memory) State(_ context.Context, key string, lim Limits) (State, error)
 	if err := validate(lim, Cost{}); err != nil {
 		return State{}, err
 	}
-	lv := limitVec(lim)
+	lv, wv := limitVec(lim), winVec(lim)
 	sh, now := m.shard(key)
 	defer sh.mu.Unlock()
 	// A copy, so that State changes nothing (as in Redis).
 	var s bucketSet
 	if p := sh.sets[key]; p != nil {
 		s = *p
-		s.prepare(lv, now)
+		s.prepare(lv, wv, now)
 	} else {
-		s = newBucketSet(lv, now)
+		s = newBucketSet(lv, wv, now)
 	}
 	return s.state(now), nil
 }

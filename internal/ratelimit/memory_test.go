@@ -147,3 +147,73 @@ func BenchmarkMemoryReserveSettleParallel(b *testing.B) {
 		}
 	})
 }
+
+func TestMemoryForgetsEndedWindows(t *testing.T) {
+	clock := newFakeClock() // 03:04:05
+	m := NewMemory(clock.Now)
+	c := &checker{t: t, s: m}
+	lim := Limits{RPM: 120, TPM: 6000, RequestsWindow: 10 * time.Second, TokensWindow: time.Minute}
+	c.grant("a", lim, Cost{Requests: 1, Input: 10})
+	s := m.set("a")
+	now := func() int64 { return clock.Now().UnixMilli() }
+	if s.idle(now()) {
+		t.Fatal("a set with used windows is idle")
+	}
+	clock.Advance(5 * time.Second) // the request window ended, the token window not
+	if s.idle(now()) {
+		t.Fatal("a set with a used token window is idle")
+	}
+	clock.Advance(50 * time.Second) // both ended
+	if !s.idle(now()) {
+		t.Fatal("a set whose windows have all ended is not idle")
+	}
+	c.ok(m.Learn(ctx, "b", lim, Observed{RequestsRemaining: -1, TokensRemaining: -1, InputRemaining: -1, OutputRemaining: -1, TokensLimit: 10}))
+	clock.Advance(time.Hour)
+	if m.set("b").idle(now()) {
+		t.Fatal("a set with a learned limit is idle")
+	}
+}
+
+func TestMemoryWindowClockBackwards(t *testing.T) {
+	clock := newFakeClock()
+	m := NewMemory(clock.Now)
+	c := &checker{t: t, s: m}
+	clock.Advance(55 * time.Second) // 03:05:00
+	c.grant("a", tpm600w, Cost{Input: 600})
+	clock.Advance(-time.Hour) // an earlier window: the count stays (pessimistic)
+	c.refuse("a", tpm600w, Cost{Input: 1}, time.Minute)
+	clock.Advance(time.Minute) // and time counts from the jump
+	c.grant("a", tpm600w, Cost{Input: 600})
+}
+
+func TestMemoryAllocsWindows(t *testing.T) {
+	m := NewMemory(nil)
+	lim := Limits{RPM: 1 << 30, TPM: 1 << 33, RequestsWindow: 10 * time.Second, TokensWindow: time.Minute}
+	cost := Cost{Requests: 1, Input: 1000, Output: 500}
+	actual := Cost{Requests: 1, Input: 900, Output: 200}
+	m.Reserve(ctx, "deployment", lim, cost)
+	allocs := testing.AllocsPerRun(1000, func() {
+		r, _ := m.Reserve(ctx, "deployment", lim, cost)
+		m.Settle(ctx, r, actual)
+	})
+	if allocs != 0 {
+		t.Fatalf("Reserve+Settle with windows allocates %.1f times, want 0", allocs)
+	}
+}
+
+func BenchmarkMemoryReserveSettleWindows(b *testing.B) {
+	m := NewMemory(nil)
+	lim := Limits{RPM: 1 << 30, TPM: 1 << 33, RequestsWindow: 10 * time.Second, TokensWindow: time.Minute}
+	cost := Cost{Requests: 1, Input: 1000, Output: 500}
+	actual := Cost{Requests: 1, Input: 900, Output: 200}
+	b.ReportAllocs()
+	for b.Loop() {
+		r, err := m.Reserve(ctx, "deployment", lim, cost)
+		if err != nil || !r.OK {
+			b.Fatal(r, err)
+		}
+		if err := m.Settle(ctx, r, actual); err != nil {
+			b.Fatal(err)
+		}
+	}
+}

@@ -81,20 +81,20 @@ func (r *Redis) Reserve(ctx context.Context, key string, lim Limits, cost Cost) 
 	if err := validate(lim, cost); err != nil {
 		return Reservation{}, err
 	}
-	c := costVec(cost)
+	c, w := costVec(cost), winVec(lim)
 	n, err := r.run(ctx, r.reserve, "reserve", key, 2,
-		lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, c[0], c[1], c[2], c[3])
+		lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, w[0], w[1], w[2], w[3], c[0], c[1], c[2], c[3])
 	if err != nil {
 		return Reservation{}, err
 	}
 	res := Reservation{Key: key, Limits: lim, Cost: cost}
 	switch {
-	case n[0] == 1:
-		res.OK = true
+	case n[0] == 1 && len(n) == 3:
+		res.OK, res.at = true, n[2]
 	case n[0] == 0:
 		res.Wait = ms(n[1])
-	case len(n) == 4 && n[1] >= 1 && n[1] <= numDims:
-		return res, exceedsError(int(n[1]-1), n[2], n[3])
+	case n[0] == -1 && len(n) == 5 && n[1] >= 1 && n[1] <= numDims:
+		return res, exceedsError(int(n[1]-1), n[2], n[3], n[4])
 	default:
 		return Reservation{}, fmt.Errorf("ratelimit: redis reserve: unexpected reply %v", n)
 	}
@@ -102,7 +102,8 @@ func (r *Redis) Reserve(ctx context.Context, key string, lim Limits, cost Cost) 
 }
 
 // Settle implements Store. A key that expired since the reservation is
-// recreated full from r.Limits before the difference is applied.
+// recreated full (windows unused) from r.Limits before the difference is
+// applied.
 func (r *Redis) Settle(ctx context.Context, res Reservation, actual Cost) error {
 	if !res.OK || res.Limits.IsZero() {
 		return nil
@@ -113,9 +114,10 @@ func (r *Redis) Settle(ctx context.Context, res Reservation, actual Cost) error 
 	if actual == res.Cost {
 		return nil // nothing to correct: no round trip
 	}
-	a, c, l := costVec(actual), costVec(res.Cost), res.Limits
+	a, c, l, w := costVec(actual), costVec(res.Cost), res.Limits, winVec(res.Limits)
 	_, err := r.run(ctx, r.settle, "settle", res.Key, 1,
-		l.RPM, l.TPM, l.ITPM, l.OTPM, a[0]-c[0], a[1]-c[1], a[2]-c[2], a[3]-c[3])
+		l.RPM, l.TPM, l.ITPM, l.OTPM, w[0], w[1], w[2], w[3], res.at,
+		a[0]-c[0], a[1]-c[1], a[2]-c[2], a[3]-c[3])
 	return err
 }
 
@@ -129,7 +131,8 @@ func (r *Redis) Learn(ctx context.Context, key string, lim Limits, obs Observed)
 	if err := validate(lim, Cost{}); err != nil {
 		return err
 	}
-	_, err := r.run(ctx, r.learn, "learn", key, 1, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM,
+	w := winVec(lim)
+	_, err := r.run(ctx, r.learn, "learn", key, 1, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, w[0], w[1], w[2], w[3],
 		obs.RequestsLimit, obs.TokensLimit, obs.InputLimit, obs.OutputLimit,
 		obs.RequestsRemaining, obs.TokensRemaining, obs.InputRemaining, obs.OutputRemaining)
 	return err
@@ -140,7 +143,8 @@ func (r *Redis) Block(ctx context.Context, key string, lim Limits, d time.Durati
 	if err := validate(lim, Cost{}); err != nil {
 		return err
 	}
-	_, err := r.run(ctx, r.block, "block", key, 1, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, toMs(d))
+	w := winVec(lim)
+	_, err := r.run(ctx, r.block, "block", key, 1, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, w[0], w[1], w[2], w[3], toMs(d))
 	return err
 }
 
@@ -149,7 +153,8 @@ func (r *Redis) State(ctx context.Context, key string, lim Limits) (State, error
 	if err := validate(lim, Cost{}); err != nil {
 		return State{}, err
 	}
-	n, err := r.run(ctx, r.stat, "state", key, 13, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM)
+	w := winVec(lim)
+	n, err := r.run(ctx, r.stat, "state", key, 13, lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, w[0], w[1], w[2], w[3])
 	if err != nil {
 		return State{}, err
 	}

@@ -37,9 +37,12 @@ func TestRedisKeyLayoutAndTTL(t *testing.T) {
 
 	raw, err := client.Get(ctx, "llmux:rl:dep").Bytes()
 	c.ok(err)
-	var f [14]float64
+	var f [18]float64
+	if len(raw) != 8*len(f) {
+		t.Fatalf("stored set is %d bytes, want %d", len(raw), 8*len(f))
+	}
 	c.ok(binary.Read(bytes.NewReader(raw), binary.LittleEndian, &f))
-	want := [14]float64{f[0], 0, 60, 0, 59 * unit, 6000, 0, 5800 * unit}
+	want := [18]float64{f[0], 0, 60, 0, 59 * unit, 0, 6000, 0, 5800 * unit, 0}
 	if f != want || f[0] < float64(time.Now().Add(-time.Minute).UnixMilli()) {
 		t.Fatalf("stored set = %v, want %v", f, want)
 	}
@@ -54,6 +57,55 @@ func TestRedisKeyLayoutAndTTL(t *testing.T) {
 	}
 	if st := c.state("dep", Limits{RPM: 60, TPM: 6000}); st.BlockedFor < 5*time.Minute-time.Second {
 		t.Fatalf("State = %+v", st)
+	}
+}
+
+func TestRedisWindowLayoutAndTTL(t *testing.T) {
+	srv := startRedis(t)
+	client := srv.Client(nil)
+	s := NewRedis(client, "w:")
+	clock := newFakeClock() // 03:04:05
+	s.Now = clock.Now
+	c := &checker{t: t, s: s}
+	lim := Limits{RPM: 120, TPM: 6000, RequestsWindow: 10 * time.Second, TokensWindow: time.Minute}
+	c.grant("dep", lim, Cost{Requests: 1, Input: 200})
+	raw, err := client.Get(ctx, "w:dep").Bytes()
+	c.ok(err)
+	var f [18]float64
+	c.ok(binary.Read(bytes.NewReader(raw), binary.LittleEndian, &f))
+	now := float64(clock.Now().UnixMilli())
+	want := [18]float64{now, 0, 120, 0, 1, 10000, 6000, 0, 200, 60000}
+	if f != want {
+		t.Fatalf("stored set = %v, want %v", f, want)
+	}
+	// Used until the token window ends in 55 s; the key lives a minute longer.
+	if ttl := client.PTTL(ctx, "w:dep").Val(); ttl <= 114*time.Second || ttl > 115*time.Second {
+		t.Fatalf("PTTL = %s, want 1m55s", ttl)
+	}
+	// Unused windows need no TTL beyond the minute.
+	c.ok(s.Learn(ctx, "unused", lim, obsNone))
+	if ttl := client.PTTL(ctx, "w:unused").Val(); ttl <= 59*time.Second || ttl > time.Minute {
+		t.Fatalf("PTTL = %s, want 1m", ttl)
+	}
+}
+
+func TestRedisOldLayoutReplaced(t *testing.T) {
+	srv := startRedis(t)
+	client := srv.Client(nil)
+	s := NewRedis(client, "old:")
+	clock := newFakeClock()
+	s.Now = clock.Now
+	c := &checker{t: t, s: s}
+	// A set in the 14-number layout from before windows: an empty RPM bucket.
+	old := [14]float64{float64(clock.Now().UnixMilli()), 0, 60, 0, 0}
+	var buf bytes.Buffer
+	c.ok(binary.Write(&buf, binary.LittleEndian, old))
+	c.ok(client.Set(ctx, "old:dep", buf.Bytes(), 0).Err())
+	c.available("dep", rpm60, 60) // unreadable: reported as new
+	c.grant("dep", rpm60, oneReq)
+	c.available("dep", rpm60, 59)
+	if n := len(client.Get(ctx, "old:dep").Val()); n != 144 {
+		t.Fatalf("the key holds %d bytes after a reservation, want the 144 of the new layout", n)
 	}
 }
 

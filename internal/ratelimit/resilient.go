@@ -182,9 +182,10 @@ func (s *Resilient) failed(err error, probe bool) bool {
 }
 
 // share is this replica's part of lim: each limit divided by the number
-// of replicas, and at least 1 (0 would mean unlimited).
+// of replicas, and at least 1 (0 would mean unlimited); windows stay.
 func (s *Resilient) share(lim Limits) Limits {
-	return Limits{RPM: s.part(lim.RPM), TPM: s.part(lim.TPM), ITPM: s.part(lim.ITPM), OTPM: s.part(lim.OTPM)}
+	return Limits{RPM: s.part(lim.RPM), TPM: s.part(lim.TPM), ITPM: s.part(lim.ITPM), OTPM: s.part(lim.OTPM),
+		RequestsWindow: lim.RequestsWindow, TokensWindow: lim.TokensWindow}
 }
 
 func (s *Resilient) part(v int64) int64 {

@@ -237,3 +237,20 @@ func TestResilientConcurrentOutage(t *testing.T) {
 		t.Fatalf("granted %d, want the local share of 100 (+ refill)", n)
 	}
 }
+
+func TestResilientLocalShareKeepsWindows(t *testing.T) {
+	primary, s, clock, _ := newFlaky(t)
+	c := &checker{t: t, s: s}
+	clock.Advance(55 * time.Second) // 03:05:00
+	primary.down.Store(true)
+	lim := Limits{RPM: 120, TPM: 6000, RequestsWindow: 10 * time.Second, TokensWindow: time.Minute}
+	for range 10 { // the local share: RPM 60, 10 per 10 s
+		c.grant("dep", lim, oneReq)
+	}
+	c.refuse("dep", lim, oneReq, 10*time.Second)
+	st := c.state("dep", lim)
+	if st.Requests.Limit != 10 || st.Tokens != (Level{Limit: 3000, Available: 3000, Reset: time.Minute}) {
+		t.Fatalf("local State = %+v", st)
+	}
+	c.exceeds("dep", lim, Cost{Input: 3001}, ExceedsError{Dimension: "tpm", Limit: 3000, Cost: 3001, Window: time.Minute})
+}

@@ -1,0 +1,32 @@
+package config
+
+import "time"
+
+// Timeouts bound one upstream attempt. Zero means no bound. A route's
+// timeouts apply to all its deployments; a deployment's non-zero values
+// override them.
+type Timeouts struct {
+	// FirstToken bounds the time from sending to the first streamed event
+	// (or, for a non-streamed request, the response headers). When it
+	// fires nothing has reached the client yet, so the request moves on to
+	// the next candidate.
+	FirstToken time.Duration `yaml:"first_token"`
+	// ChunkGap bounds the silence between two streamed events.
+	ChunkGap time.Duration `yaml:"chunk_gap"`
+	// Total bounds the whole attempt.
+	Total time.Duration `yaml:"total"`
+}
+
+// Merge returns t with o's non-zero values taking precedence.
+func (t Timeouts) Merge(o Timeouts) Timeouts {
+	if o.FirstToken > 0 {
+		t.FirstToken = o.FirstToken
+	}
+	if o.ChunkGap > 0 {
+		t.ChunkGap = o.ChunkGap
+	}
+	if o.Total > 0 {
+		t.Total = o.Total
+	}
+	return t
+}
