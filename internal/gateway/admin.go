@@ -128,7 +128,7 @@ func newLimitsCollector(g *Gateway) *limitsCollector {
 	return &limitsCollector{
 		g:        g,
 		bucket:   prometheus.NewDesc("llmux_bucket_available", "Tokens or requests available now in a deployment's bucket.", []string{"deployment", "bucket"}, nil),
-		limit:    prometheus.NewDesc("llmux_bucket_limit", "A deployment bucket's per-minute limit.", []string{"deployment", "bucket"}, nil),
+		limit:    prometheus.NewDesc("llmux_bucket_limit", "A deployment bucket's limit: per minute, or per window for fixed-window dimensions (Azure: tokens per minute, requests per 10 s).", []string{"deployment", "bucket"}, nil),
 		cooldown: prometheus.NewDesc("llmux_deployment_cooldown_seconds", "Time left in a deployment's cooldown.", []string{"deployment"}, nil),
 		queue:    prometheus.NewDesc("llmux_queue_depth", "Requests waiting for capacity, per route.", []string{"route"}, nil),
 		degraded: prometheus.NewDesc("llmux_limiter_degraded", "1 while the shared limiter (Redis) is unreachable and limits are enforced locally.", nil, nil),
