@@ -45,6 +45,10 @@ type callState struct {
 	fallback string
 	// queued is the time spent waiting in queues.
 	queued time.Duration
+	// leaveQueue gives up the call's place in its route's queue; called as
+	// soon as a reservation is granted, so the next waiter can try while
+	// this call talks to its upstream.
+	leaveQueue func()
 }
 
 func (st *callState) noteWait(d time.Duration) {
@@ -83,11 +87,13 @@ func (g *Gateway) serveRoute(ctx context.Context, w http.ResponseWriter, c *call
 	}
 	q := g.queues[route]
 	var ticket *router.Ticket
-	defer func() {
+	st.leaveQueue = func() {
 		if ticket != nil {
 			ticket.Leave()
+			ticket = nil
 		}
-	}()
+	}
+	defer st.leaveQueue()
 	// A request arriving while others wait queues behind them.
 	if q.Len() > 0 && maxWait > 0 {
 		t, err := q.Join(g.priority(c.key), deadline)
@@ -165,6 +171,7 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		if !ok {
 			continue
 		}
+		st.leaveQueue()
 		st.attempts++
 		r := g.attempt(ctx, w, c, up, res, st.attempts)
 		if r.done {

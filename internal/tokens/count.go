@@ -187,6 +187,7 @@ func newCostTable(w *weights) *costTable {
 type meter struct {
 	tab   *costTable
 	milli int
+	chars int // characters metered, for the providers' character-based admission estimate
 }
 
 // tokens is the metered text in tokens, rounded up.
@@ -196,6 +197,7 @@ func (m *meter) tokens() int { return (m.milli + 999) / 1000 }
 func (m *meter) step(st state, c byte) state {
 	x := m.tab.ascii[(uint32(st)<<7|uint32(c))&(tableSize-1)]
 	m.milli += int(x & 0xffff)
+	m.chars++
 	return state(x >> 23)
 }
 
@@ -203,6 +205,7 @@ func (m *meter) step(st state, c byte) state {
 // Latin letters continue a run of letters, as in the tokenizers' regexps;
 // an invalid byte costs like a rare symbol (byte-level tokens).
 func (m *meter) rune(u rune, size int) state {
+	m.chars++
 	if u == utf8.RuneError && size == 1 {
 		m.milli += m.tab.w[fOther3]
 		return sNone
@@ -252,6 +255,7 @@ func (m *meter) addJSON(s []byte) {
 			milli += int(x & 0xffff)
 			row = x >> 16
 			i++
+			m.chars++
 			continue
 		}
 		m.milli = milli
@@ -328,6 +332,7 @@ func (s *scanner) text(m *meter) error {
 			milli += int(x & 0xffff)
 			row = x >> 16
 			i++
+			m.chars++
 			continue
 		}
 		m.milli = milli

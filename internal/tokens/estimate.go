@@ -127,12 +127,22 @@ func profileFor(family string) profile {
 }
 
 // textTokens converts metered text to tokens for p, applying claudeFactor.
+//
+// OpenAI and Azure admit a request against TPM with an estimate "based on
+// the character count" of the request (OpenAI rate-limits guide,
+// providers.md §1.8; Azure: "partly from character count", §5.5), not
+// with the tokenizer: about one token per four characters. English prose
+// runs 4.5+ characters a token, so a tokenizer-faithful estimate charges
+// less than the provider does and llmux would admit what the provider
+// refuses (measured in `llmux bench limits`: 0.9× the simulator's charge).
+// For OpenAI-family models the estimate is therefore the larger of the
+// two. Anthropic counts real tokens (and corrects during the request).
 func (p profile) textTokens(m *meter) int {
 	n := m.tokens()
 	if p.claude {
-		n = claudeScale(n)
+		return claudeScale(n)
 	}
-	return n
+	return max(n, (m.chars+3)/4)
 }
 
 func claudeScale(n int) int { return (n*claudeFactor + 9) / 10 }
