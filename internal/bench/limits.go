@@ -117,17 +117,17 @@ func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
 		return nil, err
 	}
 	rep := &LimitsReport{Conditions: limitsConditionsNow(opt)}
-	var rp *redisProc
+	var redisAddr string
 	if slices.Max(opt.Replicas) > 1 {
-		var err error
-		if rp, err = startRedis(ctx, opt.RedisServer); err != nil {
+		rp, err := startRedis(ctx, opt.RedisServer)
+		if err != nil {
 			return nil, err
 		}
 		defer rp.stop()
+		redisAddr = rp.addr
 		rep.Conditions.Redis = "redis-server " + rp.version + " on " + rp.addr + ", no persistence"
 	}
 	_, capacity := capacities()
-	n := 0
 	for _, replicas := range opt.Replicas {
 		for _, load := range opt.Loads {
 			reqs, err := workload(opt.Seed, load*capacity, opt.Phase)
@@ -135,14 +135,8 @@ func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
 				return nil, err
 			}
 			for _, strategy := range limitsStrategies {
-				n++
 				spec := phaseSpec{replicas: replicas, strategy: strategy, load: load}
-				var addr string
-				if rp != nil {
-					addr = rp.addr
-				}
-				prefix := fmt.Sprintf("llmux-bench:%d:%d:", time.Now().UnixNano(), n)
-				ph, err := runPhase(ctx, spec, opt, reqs, addr, prefix)
+				ph, err := runPhase(ctx, spec, opt, reqs, redisAddr)
 				if err != nil {
 					return nil, err
 				}
@@ -160,20 +154,20 @@ func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
 
 // LimitsConditions are what a limits run ran on and with.
 type LimitsConditions struct {
-	Date, Go, GOOS, GOARCH     string
-	NumCPU, GOMAXPROCS         int
-	LoadAvgStart, LoadAvgEnd   string
-	Speedup                    float64
-	Phase                      time.Duration
-	Loads                      []float64
-	Replicas                   []int
-	Seed                       int64
-	Redis                      string // empty when no phase used Redis
-	MeanPrompt, MeanMaxTokens  float64
-	MeanOutput                 float64
-	CapacityPerMinute          float64 // aggregate, requests per clock minute
-	Accounts                   []accountCapacity
-	EstimateOpenAI, EstimateAn float64 // llmux's estimate ÷ the simulator's charge, over a sample of the mix
+	Date, Go, GOOS, GOARCH         string
+	NumCPU, GOMAXPROCS             int
+	LoadAvgStart, LoadAvgEnd       string
+	Speedup                        float64
+	Phase                          time.Duration
+	Loads                          []float64
+	Replicas                       []int
+	Seed                           int64
+	Redis                          string // empty when no phase used Redis
+	MeanPrompt, MeanMaxTokens      float64
+	MeanOutput                     float64
+	CapacityPerMinute              float64 // aggregate, requests per clock minute
+	Accounts                       []accountCapacity
+	EstimateOpenAI, EstimateClaude float64 // llmux's estimate ÷ the simulator's charge, over a sample of the mix
 }
 
 func limitsConditionsNow(opt LimitsOptions) LimitsConditions {
@@ -185,7 +179,7 @@ func limitsConditionsNow(opt LimitsOptions) LimitsConditions {
 		MeanPrompt: meanPrompt(), MeanMaxTokens: meanMaxTokens(), MeanOutput: mixMeanOutput,
 		CapacityPerMinute: capacity, Accounts: accts,
 	}
-	c.EstimateOpenAI, c.EstimateAn = estimateRatios(opt.Seed)
+	c.EstimateOpenAI, c.EstimateClaude = estimateRatios(opt.Seed)
 	return c
 }
 

@@ -155,7 +155,6 @@ func limitsConfig(strategy, simURL string) *config.Config {
 		MaxBodyBytes: 32 << 20,
 		RateLimit:    config.RateLimit{Backend: config.BackendMemory, Replicas: 1, QueueSize: 10000},
 		Keys:         []config.Key{{Name: "bench", Key: limitsClientKey}},
-		Simulator:    &config.Simulator{},
 	}
 	route := config.Route{Name: limitsRoute, Strategy: config.StrategyRoundRobin, MaxAttempts: len(limitsAccounts)}
 	if strategy == StrategyLLMux {
@@ -178,7 +177,6 @@ func limitsConfig(strategy, simURL string) *config.Config {
 	}
 	cfg.Routes = []config.Route{route}
 	server.PointAtSimulator(cfg, simURL)
-	cfg.Simulator = nil
 	return cfg
 }
 

@@ -30,7 +30,9 @@ const drainLimit = limitsMaxWait + 15*time.Second + time.Minute
 var shedMarker = []byte("has capacity for this request")
 
 // runPhase runs one phase on a fresh environment and measures it.
-func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []benchRequest, redisAddr, prefix string) (ph *LimitsPhase, err error) {
+// redisAddr is the shared Redis, for more than one llmux replica.
+func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []benchRequest, redisAddr string) (ph *LimitsPhase, err error) {
+	prefix := fmt.Sprintf("llmux-bench:%d:", time.Now().UnixNano()) // fresh limiter state per phase
 	e, err := startPhase(spec, opt.Speedup, opt.Seed, redisAddr, prefix)
 	if err != nil {
 		return nil, err
@@ -44,20 +46,15 @@ func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []ben
 	}}
 	defer client.CloseIdleConnections()
 	d := &driver{env: e, client: client, tally: newTally()}
-	start := e.clock.Now()
-	e.refusals.markStart(start)
-	atWindowEnd, err := d.run(ctx, reqs, start, opt.Phase)
-	if err != nil {
+	rec := phaseRecord{spec: spec, tally: d.tally, start: e.clock.Now(), window: opt.Phase}
+	e.refusals.markStart(rec.start)
+	if rec.atWindowEnd, err = d.run(ctx, reqs, rec.start, opt.Phase); err != nil {
 		return nil, err
 	}
-	end := e.sim.Stats()
-	warns, firstWarn := e.warns.count()
-	ph = measure(spec, d.tally, atWindowEnd, end, start, opt.Phase, warns, firstWarn)
-	refused := e.refusals.describe()
-	for i := range ph.Accounts {
-		ph.Accounts[i].Refused = refused[ph.Accounts[i].Name]
-	}
-	return ph, nil
+	rec.end = e.sim.Stats()
+	rec.warnings, rec.firstWarning = e.warns.count()
+	rec.refused = e.refusals.describe()
+	return measure(rec), nil
 }
 
 // driver sends a phase's requests open-loop and records their answers.
@@ -72,10 +69,10 @@ type driver struct {
 // stats at the end of the arrival window, after the requests in flight
 // have finished (or were cancelled at drainLimit).
 func (d *driver) run(ctx context.Context, reqs []benchRequest, start time.Time, window time.Duration) (sim.Stats, error) {
-	reqCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
 	var wg sync.WaitGroup
 	defer wg.Wait()
+	reqCtx, cancel := context.WithCancel(ctx)
+	defer cancel() // before wg.Wait: an early return ends the requests
 	timer := time.NewTimer(0)
 	defer timer.Stop()
 	<-timer.C
@@ -91,7 +88,7 @@ func (d *driver) run(ctx context.Context, reqs []benchRequest, start time.Time, 
 	}
 	atEnd := d.env.sim.Stats()
 	drained := make(chan struct{})
-	go func() { wg.Wait(); close(drained) }()
+	go func() { wg.Wait(); close(drained) }() // ends with the requests
 	timer.Reset(d.env.clock.real(drainLimit))
 	select {
 	case <-drained:

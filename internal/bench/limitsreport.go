@@ -88,27 +88,41 @@ const capacityDefinition = `capacity_used = sum over accounts of the tokens the 
   stop. Anthropic's OTPM (actual output, ~30 tokens a reply here) is in neither sum:
   with this mix it cannot bind, and counting it would cap the measure below 95%.`
 
-// measure turns a phase's tallies and the simulator's stats (at the end
-// of the arrival window and at the end) into its result.
-func measure(spec phaseSpec, t *tally, atEnd, end sim.Stats, start time.Time, window time.Duration, warns int64, firstWarn string) *LimitsPhase {
+// phaseRecord is what a phase recorded, for measure.
+type phaseRecord struct {
+	spec   phaseSpec
+	tally  *tally
+	start  time.Time     // clock time of the first possible arrival
+	window time.Duration // arrival window
+	// atWindowEnd is the simulator's stats when arrivals stopped, end
+	// when the last request had finished.
+	atWindowEnd, end sim.Stats
+	warnings         int64
+	firstWarning     string
+	refused          map[string]string // by account, from refusals.describe
+}
+
+// measure turns a phase's record into its result.
+func measure(r phaseRecord) *LimitsPhase {
 	accts, _ := capacities()
+	t := r.tally
 	ph := &LimitsPhase{
-		LimitsResult: LimitsResult{Replicas: spec.replicas, Strategy: spec.strategy, Load: spec.load,
-			UpstreamRequests: end.Totals.Requests, Upstream429: end.Totals.RateLimited,
+		LimitsResult: LimitsResult{Replicas: r.spec.replicas, Strategy: r.spec.strategy, Load: r.spec.load,
+			UpstreamRequests: r.end.Totals.Requests, Upstream429: r.end.Totals.RateLimited,
 			ClientErrors: int64(t.errs), Shed: int64(t.shed),
 			QueueWaitP50MS: clockMS(limitsQuantile(t.queueMS, 0.50)), QueueWaitP99MS: clockMS(limitsQuantile(t.queueMS, 0.99))},
 		Offered: t.ok + t.shed + t.errs, OK: t.ok, ErrKinds: t.errKinds, FirstErr: t.firstErr,
-		CutAtDrain: t.cutAtDrain.Load(), Warnings: warns, FirstWarning: firstWarn,
+		CutAtDrain: t.cutAtDrain.Load(), Warnings: r.warnings, FirstWarning: r.firstWarning,
 	}
 	var admitted, capacity float64
 	for _, a := range accts {
-		k, w := end.Keys[a.simKey()], atEnd.Keys[a.simKey()]
-		r := AccountResult{Name: a.name, Requests: k.Requests, RateLimited: k.RateLimited, OK: k.OK,
-			Admitted: w.AdmittedTokens, Output: k.OutputTokens,
-			Capacity: float64(a.tokenLimit) * windowFactor(a.provider, start, window)}
-		admitted += float64(r.Admitted)
-		capacity += r.Capacity
-		ph.Accounts = append(ph.Accounts, r)
+		k, w := r.end.Keys[a.simKey()], r.atWindowEnd.Keys[a.simKey()]
+		acct := AccountResult{Name: a.name, Requests: k.Requests, RateLimited: k.RateLimited, OK: k.OK,
+			Admitted: w.AdmittedTokens, Output: k.OutputTokens, Refused: r.refused[a.name],
+			Capacity: float64(a.tokenLimit) * windowFactor(a.provider, r.start, r.window)}
+		admitted += float64(acct.Admitted)
+		capacity += acct.Capacity
+		ph.Accounts = append(ph.Accounts, acct)
 	}
 	if capacity > 0 {
 		ph.CapacityUsed = limitsRound(admitted/capacity, 4)
@@ -237,7 +251,7 @@ func (c *LimitsConditions) write(b *strings.Builder) {
 		fmt.Fprintf(tw, "redis\t%s\n", c.Redis)
 	}
 	fmt.Fprintf(tw, "estimate\tllmux's charge estimate / the simulator's charge, this mix: OpenAI TPM x%.3f, Claude ITPM x%.3f (>1: llmux reserves more than the provider counts)\n",
-		c.EstimateOpenAI, c.EstimateAn)
+		c.EstimateOpenAI, c.EstimateClaude)
 	tw.Flush()
 	fmt.Fprintf(b, "\naccounts (limits per minute, the same in the simulator and in llmux's deployments)\n")
 	tw = tabwriter.NewWriter(b, 0, 0, 2, ' ', tabwriter.AlignRight)
