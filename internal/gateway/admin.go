@@ -10,6 +10,7 @@ import (
 
 	"github.com/prometheus/client_golang/prometheus"
 
+	"github.com/llmux/llmux/internal/health"
 	"github.com/llmux/llmux/internal/ratelimit"
 )
 
@@ -49,6 +50,7 @@ type deploymentView struct {
 	CooldownMS int64          `json:"cooldown_ms"`
 	Available  bool           `json:"available"`
 	Failures   int            `json:"consecutive_failures"`
+	Health     health.Status  `json:"health"`
 	Error      string         `json:"error,omitempty"`
 }
 
@@ -94,6 +96,7 @@ func (g *Gateway) deploymentView(ctx context.Context, i int) deploymentView {
 		CooldownMS: g.health.CooldownLeft(d.Name).Milliseconds(),
 		Available:  g.health.Available(d.Name),
 		Failures:   g.health.Failures(d.Name),
+		Health:     g.health.Snapshot(d.Name),
 	}
 	st, err := g.limiter.State(ctx, depKey(d.Name), g.depLimits(d))
 	if err != nil {

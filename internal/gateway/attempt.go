@@ -223,18 +223,20 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, u
 	}
 	actx, wd := startWatchdog(ctx, g.timeoutsFor(c.serving, up.dep))
 	defer wd.stop()
+	sent := g.now()
 	resp, err := up.adapter.Send(actx, p.req)
 	if err != nil {
 		return g.sendFailed(ctx, w, c, up, res, watchdogCause(actx, ctx, err))
 	}
 	if !c.stream {
 		wd.token()
+		g.health.ObserveTTFT(name, g.now().Sub(sent))
 	}
 	g.learn(ctx, up, resp.Limits)
 	setServedHeaders(w, name, n)
 	var rr relayResult
 	if c.stream {
-		rr = g.relayStream(ctx, w, c, up, p, resp, wd)
+		rr = g.relayStream(ctx, w, c, up, p, resp, wd, sent)
 	} else {
 		rr = g.relayJSON(w, c, up, p, resp)
 	}
@@ -305,10 +307,17 @@ func (g *Gateway) sendFailed(ctx context.Context, w http.ResponseWriter, c *call
 	return attemptResult{failure: attemptFailure{deployment: name, err: pe}}
 }
 
-// recordFailure cools a deployment down according to what failed.
+// recordFailure cools a deployment down according to what failed. A
+// rate limit on a deployment with configured limits is the limiter's
+// business (Block empties its buckets until retry-after); it is not a
+// sign of a broken deployment, so it does not count toward the circuit
+// breaker.
 func (g *Gateway) recordFailure(deployment string, e *provider.Error) {
 	g.metrics.upstreamFailures.WithLabelValues(deployment, e.Class.String()).Inc()
 	if e.Class == provider.ClassClient {
+		return
+	}
+	if e.Class == provider.ClassRateLimited && !g.depLimits(g.upstreams[deployment].dep).IsZero() {
 		return
 	}
 	g.health.Failure(deployment, cooldown(e, g.health.Failures(deployment)+1))

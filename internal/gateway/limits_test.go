@@ -219,7 +219,7 @@ func TestUpstream429BlocksAndMovesOn(t *testing.T) {
 		t.Fatalf("admin/limits: %d %s", rec.Code, rec.Body)
 	}
 	a := view.Deployments[0]
-	if a.Name != "a" || a.BlockedMS <= 0 || a.Available {
+	if a.Name != "a" || a.BlockedMS <= 0 || a.Health.ConsecutiveFailures != 0 {
 		t.Fatalf("deployment a after a 429: %+v", a)
 	}
 	if b := a.Buckets["tpm"]; b.Limit != 100000 || b.Available > 0 {

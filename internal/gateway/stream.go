@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"time"
 
 	"github.com/llmux/llmux/internal/api/anthropic"
 	"github.com/llmux/llmux/internal/api/openai"
@@ -39,7 +40,7 @@ var errIncomplete = errors.New("upstream stream ended before its final event")
 // a reset, garbage or an error event there still fails over. After the
 // first event, failures end the stream with an error event in the
 // client's format.
-func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, p *prepared, resp *provider.Response, wd *watchdog) relayResult {
+func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, p *prepared, resp *provider.Response, wd *watchdog, sent time.Time) relayResult {
 	defer resp.Body.Close()
 	rd := sse.NewReader(resp.Body)
 	first, err := rd.Next()
@@ -47,6 +48,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		return relayResult{err: fmt.Errorf("read first event: %w", err)}
 	}
 	wd.token()
+	g.health.ObserveTTFT(up.dep.Name, g.now().Sub(sent))
 	if err := checkFirst(up.adapter.Format(), first); err != nil {
 		return relayResult{err: err}
 	}

@@ -144,6 +144,18 @@ func (s State) String() string {
 // MarshalText encodes s as its String, so it reads well in JSON.
 func (s State) MarshalText() ([]byte, error) { return []byte(s.String()), nil }
 
+// UnmarshalText reads the text MarshalText writes, so a decoded Status
+// (from the admin API) round-trips.
+func (s *State) UnmarshalText(b []byte) error {
+	for _, st := range []State{Closed, Open, HalfOpen} {
+		if st.String() == string(b) {
+			*s = st
+			return nil
+		}
+	}
+	return fmt.Errorf("health: unknown state %q", b)
+}
+
 // breaker is one deployment's circuit. Its methods run under the
 // deployment's lock.
 type breaker struct {
