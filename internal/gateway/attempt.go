@@ -213,50 +213,6 @@ func (g *Gateway) reserve(ctx context.Context, c *call, dep *config.Deployment, 
 	return res, true
 }
 
-// attempt sends one upstream request and relays the answer.
-func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation, n int) attemptResult {
-	name := up.dep.Name
-	p, aerr := g.prepare(c, up)
-	if aerr != nil {
-		g.cancel(res)
-		return attemptResult{failure: attemptFailure{deployment: name, clientErr: aerr}}
-	}
-	actx, wd := startWatchdog(ctx, g.timeoutsFor(c.serving, up.dep))
-	defer wd.stop()
-	sent := g.now()
-	resp, err := up.adapter.Send(actx, p.req)
-	if err != nil {
-		return g.sendFailed(ctx, w, c, up, res, watchdogCause(actx, ctx, err))
-	}
-	if !c.stream {
-		wd.token()
-		g.health.ObserveTTFT(name, g.now().Sub(sent))
-	}
-	g.learn(ctx, up, resp.Limits)
-	setServedHeaders(w, name, n)
-	var rr relayResult
-	if c.stream {
-		rr = g.relayStream(ctx, w, c, up, p, resp, wd, sent)
-	} else {
-		rr = g.relayJSON(w, c, up, p, resp)
-	}
-	if rr.err != nil {
-		rr.err = watchdogCause(actx, ctx, rr.err)
-	}
-	g.settle(up, res, rr.usage, rr.usage != (usage{}))
-	if rr.err != nil {
-		pe := &provider.Error{Account: up.dep.Account, Class: provider.ClassRetryable, Err: rr.err}
-		g.recordFailure(name, pe)
-		if !rr.committed {
-			clearServedHeaders(w)
-			return attemptResult{failure: attemptFailure{deployment: name, err: pe}}
-		}
-		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: rr.usage, reason: "stream_error"}}
-	}
-	g.health.Success(name)
-	return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: rr.usage}}
-}
-
 // watchdogCause replaces err by the watchdog's cause when the attempt was
 // cut by a timeout (and the client is still there), so it reads as a
 // retryable upstream failure rather than a cancelled request.
@@ -282,7 +238,7 @@ func (g *Gateway) timeoutsFor(route string, dep *config.Deployment) timeouts {
 
 // sendFailed handles an upstream that answered with an error (or not at
 // all) before anything reached the client.
-func (g *Gateway) sendFailed(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation, err error) attemptResult {
+func (g *Gateway) sendFailed(ctx context.Context, up *upstream, res ratelimit.Reservation, err error) attemptResult {
 	name := up.dep.Name
 	var pe *provider.Error
 	if !errors.As(err, &pe) {
@@ -300,7 +256,7 @@ func (g *Gateway) sendFailed(ctx context.Context, w http.ResponseWriter, c *call
 	case pe.Class == provider.ClassClient:
 		// Providers count rejected requests against the limits too.
 		g.settleRequestOnly(res)
-		return attemptResult{done: true, out: g.writeUpstreamError(w, c, up, pe)}
+		return attemptResult{done: true, clientErr: pe, out: outcome{deployment: name}}
 	default:
 		g.settleRequestOnly(res)
 	}
@@ -379,6 +335,9 @@ type attemptResult struct {
 	done    bool
 	out     outcome
 	failure attemptFailure
+	// clientErr, with done, is an upstream error that is the client's
+	// fault; the caller writes it (start never writes to the client).
+	clientErr *provider.Error
 }
 
 type attemptFailure struct {

@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"net/http"
 	"time"
 
@@ -18,36 +17,8 @@ import (
 // maxResponseBytes bounds a non-streamed upstream body.
 const maxResponseBytes = 64 << 20
 
-// relayResult is how a relay ended. committed says bytes reached the
-// client, so no other candidate may be tried.
-type relayResult struct {
-	committed bool
-	usage     usage
-	err       error
-}
-
 // errGarbage is an upstream 2xx body that is not what its format promises.
 var errGarbage = errors.New("upstream sent a body that is not valid JSON")
-
-// relayJSON reads a whole upstream response, checks it, converts it to
-// the client's format if needed, and writes it. Nothing is written unless
-// the upstream body was good, so a garbage answer can still fail over.
-func (g *Gateway) relayJSON(w http.ResponseWriter, c *call, up *upstream, p *prepared, resp *provider.Response) relayResult {
-	data, err := io.ReadAll(io.LimitReader(resp.Body, maxResponseBytes))
-	resp.Body.Close()
-	if err != nil {
-		return relayResult{err: fmt.Errorf("read upstream body: %w", err)}
-	}
-	out, u, err := g.convertJSON(c, up, p, data)
-	if err != nil {
-		return relayResult{err: err}
-	}
-	h := w.Header()
-	h.Set("Content-Type", "application/json")
-	w.WriteHeader(http.StatusOK)
-	w.Write(out)
-	return relayResult{committed: true, usage: u}
-}
 
 func (g *Gateway) convertJSON(c *call, up *upstream, p *prepared, data []byte) ([]byte, usage, error) {
 	if c.op == provider.OpEmbeddings {

@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"io"
 	"net/http"
-	"time"
 
 	"github.com/llmux/llmux/internal/api/anthropic"
 	"github.com/llmux/llmux/internal/api/openai"
@@ -36,42 +35,30 @@ func (e *errReported) Unwrap() error { return e.err }
 
 var errIncomplete = errors.New("upstream stream ended before its final event")
 
-// relayStream reads the first upstream event before committing anything:
-// a reset, garbage or an error event there still fails over. After the
-// first event, failures end the stream with an error event in the
-// client's format.
-func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, p *prepared, resp *provider.Response, wd *watchdog, sent time.Time) relayResult {
-	defer resp.Body.Close()
-	rd := sse.NewReader(resp.Body)
-	first, err := rd.Next()
-	if err != nil {
-		return relayResult{err: fmt.Errorf("read first event: %w", err)}
-	}
-	wd.token()
-	g.health.ObserveTTFT(up.dep.Name, g.now().Sub(sent))
-	if err := checkFirst(up.adapter.Format(), first); err != nil {
-		return relayResult{err: err}
-	}
+// relayStream writes a started stream to the client: its first event,
+// then the rest. After the first event, failures end the stream with an
+// error event in the client's format.
+func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, st *started) (usage, error) {
 	sse.SetHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	sw := sse.NewWriter(w)
-	s := g.newStreamer(c, up, p, sw)
-	err = s.event(first)
+	s := g.newStreamer(c, st.up, st.p, sw)
+	err := s.event(st.first)
 	for err == nil {
 		var ev sse.Event
-		ev, err = rd.Next()
+		ev, err = st.rd.Next()
 		if err == io.EOF {
 			err = s.finish()
 			break
 		}
 		if err != nil {
-			if cause := wd.cause(); cause != nil {
+			if cause := st.wd.cause(); cause != nil {
 				err = cause
 			}
 			err = fmt.Errorf("read upstream stream: %w", err)
 			break
 		}
-		wd.token()
+		st.wd.token()
 		err = s.event(ev)
 	}
 	if errors.Is(err, io.EOF) {
@@ -82,7 +69,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		name, data := streamErrorEvent(c.f, http.StatusBadGateway, "The upstream stream failed: "+err.Error())
 		sw.Event(name, data)
 	}
-	return relayResult{committed: true, usage: s.usage(), err: err}
+	return s.usage(), err
 }
 
 // checkFirst rejects a first event that is garbage or an error, while the

@@ -1,0 +1,156 @@
+package gateway
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/http"
+
+	"github.com/llmux/llmux/internal/api/sse"
+	"github.com/llmux/llmux/internal/provider"
+	"github.com/llmux/llmux/internal/ratelimit"
+)
+
+// An attempt has two halves. start sends the request and reads up to its
+// first token — the whole body of a non-streamed answer (checked and
+// converted), or a stream's first event — without writing anything to the
+// client, so any failure so far can still move on to another candidate,
+// and two attempts can race for the first token (hedging); complete then
+// writes the winner to the client (complete).
+
+// started is an attempt that has its first token.
+type started struct {
+	up   *upstream
+	res  ratelimit.Reservation
+	p    *prepared
+	resp *provider.Response
+	wd   *watchdog
+	n    int
+
+	out []byte // non-streamed: the client's body
+	u   usage  // non-streamed: its usage
+
+	rd    *sse.Reader // streamed: the rest of the stream
+	first sse.Event   // streamed: its first event
+}
+
+// attempt runs one candidate to the end.
+func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation, n int) attemptResult {
+	s, r := g.start(ctx, c, up, res, n)
+	if s == nil {
+		return g.written(w, c, up, r)
+	}
+	return g.complete(ctx, w, c, s)
+}
+
+// written writes an upstream client error a start returned.
+func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemptResult) attemptResult {
+	if r.clientErr != nil {
+		r.out = g.writeUpstreamError(w, c, up, r.clientErr)
+	}
+	return r
+}
+
+// start sends the attempt and reads up to its first token. It returns
+// either a started attempt or the attempt's result; it never writes to the
+// client.
+func (g *Gateway) start(ctx context.Context, c *call, up *upstream, res ratelimit.Reservation, n int) (*started, attemptResult) {
+	name := up.dep.Name
+	p, aerr := g.prepare(c, up)
+	if aerr != nil {
+		g.cancel(res)
+		return nil, attemptResult{failure: attemptFailure{deployment: name, clientErr: aerr}}
+	}
+	actx, wd := startWatchdog(ctx, g.timeoutsFor(c.serving, up.dep))
+	sent := g.now()
+	resp, err := up.adapter.Send(actx, p.req)
+	if err != nil {
+		wd.stop()
+		return nil, g.sendFailed(ctx, up, res, watchdogCause(actx, ctx, err))
+	}
+	g.learn(ctx, up, resp.Limits)
+	s := &started{up: up, res: res, p: p, resp: resp, wd: wd, n: n}
+	if c.stream {
+		err = g.openStream(s)
+	} else {
+		err = g.readJSON(c, s)
+	}
+	if err != nil {
+		resp.Body.Close()
+		wd.stop()
+		err = watchdogCause(actx, ctx, err)
+		if ctx.Err() != nil {
+			g.cancel(res)
+			return nil, attemptResult{done: true, out: outcome{status: 499, deployment: name, reason: "client_closed"}}
+		}
+		g.settleRequestOnly(res)
+		pe := &provider.Error{Account: up.dep.Account, Class: provider.ClassRetryable, Err: err}
+		g.recordFailure(name, pe)
+		return nil, attemptResult{failure: attemptFailure{deployment: name, err: pe}}
+	}
+	wd.token()
+	g.health.ObserveTTFT(name, g.now().Sub(sent))
+	return s, attemptResult{}
+}
+
+// readJSON reads and converts a whole non-streamed answer.
+func (g *Gateway) readJSON(c *call, s *started) error {
+	data, err := io.ReadAll(io.LimitReader(s.resp.Body, maxResponseBytes))
+	s.resp.Body.Close()
+	if err != nil {
+		return fmt.Errorf("read upstream body: %w", err)
+	}
+	s.out, s.u, err = g.convertJSON(c, s.up, s.p, data)
+	return err
+}
+
+// openStream reads a stream's first event and checks it: a reset, garbage
+// or an error event there can still fail over.
+func (g *Gateway) openStream(s *started) error {
+	s.rd = sse.NewReader(s.resp.Body)
+	first, err := s.rd.Next()
+	if err != nil {
+		return fmt.Errorf("read first event: %w", err)
+	}
+	if err := checkFirst(s.up.adapter.Format(), first); err != nil {
+		return err
+	}
+	// first.Data aliases the reader's buffer; keep it past the next read.
+	s.first = sse.Event{Name: first.Name, Data: append([]byte(nil), first.Data...)}
+	return nil
+}
+
+// complete writes a started attempt to the client and settles it.
+func (g *Gateway) complete(ctx context.Context, w http.ResponseWriter, c *call, s *started) attemptResult {
+	defer s.wd.stop()
+	name := s.up.dep.Name
+	setServedHeaders(w, name, s.n)
+	if !c.stream {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusOK)
+		w.Write(s.out)
+		g.settle(s.up, s.res, s.u, s.u != (usage{}))
+		g.health.Success(name)
+		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: s.u}}
+	}
+	defer s.resp.Body.Close()
+	u, err := g.relayStream(ctx, w, c, s)
+	g.settle(s.up, s.res, u, u != (usage{}))
+	if err != nil {
+		g.recordFailure(name, &provider.Error{Account: s.up.dep.Account, Class: provider.ClassRetryable, Err: err})
+		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: u, reason: "stream_error"}}
+	}
+	g.health.Success(name)
+	return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: u}}
+}
+
+// abandon releases a started attempt that lost a hedging race. Its
+// reservation stands: the provider counted the request when it arrived
+// (providers.md §1.8, §4.6), so refunding it would let llmux admit more
+// than the provider will.
+func (g *Gateway) abandon(s *started) {
+	s.wd.stop()
+	s.resp.Body.Close()
+	g.notifyQueues()
+}
+
