@@ -25,7 +25,7 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) out
 		writeError(w, c.f, aerr)
 		return outcome{status: aerr.status, reason: aerr.code}
 	}
-	st := &callState{maxAttempts: -1}
+	st := &callState{maxAttempts: -1, used: map[string]bool{}}
 	out := g.serveRoutes(ctx, w, c, st)
 	g.settleKey(keyRes, out)
 	return out
@@ -45,6 +45,9 @@ type callState struct {
 	fallback string
 	// queued is the time spent waiting in queues.
 	queued time.Duration
+	// used marks deployments already tried (hedges take candidates ahead
+	// of the plan's order).
+	used map[string]bool
 	// leaveQueue gives up the call's place in its route's queue; called as
 	// soon as a reservation is granted, so the next waiter can try while
 	// this call talks to its upstream.
@@ -159,9 +162,12 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 	if st.maxAttempts < 0 {
 		st.maxAttempts = plan.MaxAttempts
 	}
-	for _, dep := range plan.Candidates {
+	for i, dep := range plan.Candidates {
 		if st.attempts >= st.maxAttempts {
 			return outcome{}, false
+		}
+		if st.used[dep.Name] {
+			continue
 		}
 		if ctx.Err() != nil {
 			return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
@@ -173,7 +179,13 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		}
 		st.leaveQueue()
 		st.attempts++
-		r := g.attempt(ctx, w, c, up, res, st.attempts)
+		st.used[dep.Name] = true
+		var r attemptResult
+		if g.hedges[c.serving] != nil && i+1 < len(plan.Candidates) {
+			r = g.race(ctx, w, c, up, res, st, plan.Candidates[i+1:])
+		} else {
+			r = g.attempt(ctx, w, c, up, res, st.attempts)
+		}
 		if r.done {
 			r.out.attempts = st.attempts
 			r.out.fallback = st.fallback

@@ -65,6 +65,8 @@ type Gateway struct {
 	maxWait       map[string]time.Duration
 	fallbacks     map[string][]string
 	tiers         map[string]int
+	hedges        map[string]*hedgePolicy    // per route; nil: no hedging
+	timeScale     float64
 	timeouts      map[string]config.Timeouts // per route
 	depTimeouts   map[string]config.Timeouts // per deployment
 }
@@ -95,6 +97,9 @@ func New(opt Options) (*Gateway, error) {
 	if opt.Estimator == nil {
 		opt.Estimator = tokens.NewEstimator()
 	}
+	if opt.TimeScale <= 0 {
+		opt.TimeScale = 1
+	}
 	g := &Gateway{
 		cfg:       opt.Config,
 		log:       opt.Logger,
@@ -113,6 +118,8 @@ func New(opt Options) (*Gateway, error) {
 		maxWait:       make(map[string]time.Duration),
 		fallbacks:     make(map[string][]string),
 		tiers:         make(map[string]int),
+		hedges:        make(map[string]*hedgePolicy),
+		timeScale:     opt.TimeScale,
 		timeouts:      make(map[string]config.Timeouts),
 		depTimeouts:   make(map[string]config.Timeouts),
 	}

@@ -17,6 +17,7 @@ type metrics struct {
 	shed             *prometheus.CounterVec
 	keyLimited       *prometheus.CounterVec
 	queueWait        *prometheus.HistogramVec
+	hedges           *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -56,7 +57,11 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Help:    "Time requests waited in a route's queue for capacity.",
 		Buckets: []float64{.001, .01, .05, .1, .25, .5, 1, 2, 5, 10, 30, 60},
 	}, []string{"route"})
-	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures, m.upstream429, m.shed, m.keyLimited, m.queueWait)
+	m.hedges = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_hedges_total",
+		Help: "Hedged requests: a second deployment asked because the first one's first token was late.",
+	}, []string{"route"})
+	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures, m.upstream429, m.shed, m.keyLimited, m.queueWait, m.hedges)
 	return m
 }
 

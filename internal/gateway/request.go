@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"io"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/llmux/llmux/internal/api/anthropic"
@@ -35,7 +36,9 @@ type call struct {
 	// estimates caches the token estimate per model family.
 	estimates map[string]tokens.Estimate
 
-	// Decoded lazily, only when a candidate needs translation.
+	// Decoded lazily, only when a candidate needs translation; decodeMu
+	// guards it because hedged attempts prepare concurrently.
+	decodeMu sync.Mutex
 	oa *openai.ChatRequest
 	an *anthropic.MessagesRequest
 }
@@ -133,6 +136,8 @@ func jsonError(err error) *apiError {
 
 // decodeOpenAI decodes the body fully (once), for translation.
 func (c *call) decodeOpenAI() (*openai.ChatRequest, *apiError) {
+	c.decodeMu.Lock()
+	defer c.decodeMu.Unlock()
 	if c.oa == nil {
 		var req openai.ChatRequest
 		if err := json.Unmarshal(c.body, &req); err != nil {
@@ -145,6 +150,8 @@ func (c *call) decodeOpenAI() (*openai.ChatRequest, *apiError) {
 
 // decodeAnthropic decodes the body fully (once), for translation.
 func (c *call) decodeAnthropic() (*anthropic.MessagesRequest, *apiError) {
+	c.decodeMu.Lock()
+	defer c.decodeMu.Unlock()
 	if c.an == nil {
 		var req anthropic.MessagesRequest
 		if err := json.Unmarshal(c.body, &req); err != nil {
