@@ -44,9 +44,33 @@ const (
 // in-process simulator.
 const SimulatorBaseURL = "simulator"
 
-// StrategyRoundRobin is the route strategy that takes deployments in turn.
-// It is the default and, for now, the only one.
-const StrategyRoundRobin = "round-robin"
+// Route strategies: how a route orders the deployments that can serve a
+// request. The router documents each one.
+const (
+	// StrategyRoundRobin takes deployments in turn. The default.
+	StrategyRoundRobin = "round-robin"
+	// StrategyPriority keeps the route's order, spilling to a later
+	// deployment only when the earlier ones have no headroom.
+	StrategyPriority = "priority"
+	// StrategyWeighted picks at random in proportion to Deployment.Weight.
+	StrategyWeighted = "weighted"
+	// StrategyLeastUtilized puts the deployment with the most headroom
+	// first.
+	StrategyLeastUtilized = "least-utilized"
+	// StrategyLatency prefers the lower time-to-first-token average
+	// (power of two random choices).
+	StrategyLatency = "latency"
+	// StrategyCost puts the cheapest deployment for the request first.
+	StrategyCost = "cost"
+)
+
+// Deployment capabilities: what a request may use.
+const (
+	CapabilityTools     = "tools"     // tool (function) calls
+	CapabilityImages    = "images"    // image inputs
+	CapabilityJSON      = "json"      // JSON mode or structured output
+	CapabilityStreaming = "streaming" // streamed answers
+)
 
 // Simulator fault kinds.
 const (
@@ -92,8 +116,18 @@ type Deployment struct {
 	Price         Price    `yaml:"price"`
 	Limits        Limits   `yaml:"limits"`
 	Tags          []string `yaml:"tags"`
-	// Weight is the deployment's relative share of its routes' traffic.
-	// Default 1; an explicit 0 takes it out of rotation.
+	// Capabilities are what the deployment supports: tools, images, json,
+	// streaming. A request needing one it lacks is not sent to it. Absent
+	// from the file: all four; an explicit empty list: none. In configs
+	// built in code, nil means all four.
+	Capabilities []string `yaml:"capabilities"`
+	// Tiers are the key tiers the deployment serves; empty means every
+	// tier (and keys without one). When Config.Tiers is set, each must be
+	// listed there.
+	Tiers []string `yaml:"tiers"`
+	// Weight is the deployment's relative share of its routes' traffic
+	// under strategy weighted. Default 1; an explicit 0 takes it out of
+	// rotation (it is tried only after every weighted deployment).
 	Weight int `yaml:"weight"`
 	// Embeddings marks an embeddings model.
 	Embeddings bool `yaml:"embeddings"`
@@ -119,7 +153,10 @@ type Limits struct {
 type Route struct {
 	Name        string   `yaml:"name"`
 	Deployments []string `yaml:"deployments"`
-	// Strategy picks among deployments. Default round-robin.
+	// Strategy orders the deployments that can serve a request:
+	// round-robin (default), priority, weighted, least-utilized, latency
+	// or cost. Parse fills in the default; the router also takes an empty
+	// Strategy (a config built in code) as round-robin.
 	Strategy string `yaml:"strategy"`
 	// MaxAttempts bounds tries across deployments. Default (and 0): one
 	// per deployment, i.e. len(Deployments).

@@ -55,6 +55,10 @@ func TestBadConfigs(t *testing.T) {
 		"base_url_simulator.bad.yml": {
 			`base_url_simulator.bad.yml:5: accounts[0].base_url: "simulator" needs a simulator section`,
 		},
+		"capability.bad.yml": {
+			`capability.bad.yml:15: deployments[0].capabilities[1]: "vision" is not a capability; allowed: tools, images, json, streaming`,
+			`capability.bad.yml:16: deployments[0].capabilities[2]: duplicate "tools" (also deployments[0].capabilities[0])`,
+		},
 		"context_window.bad.yml": {
 			"context_window.bad.yml:8: deployments[0].context_window: must be > 0, got 0",
 		},
@@ -63,6 +67,11 @@ func TestBadConfigs(t *testing.T) {
 		},
 		"deployment_account_undefined.bad.yml": {
 			`deployment_account_undefined.bad.yml:9: deployments[0].account: "openai" is not defined in accounts`,
+		},
+		"deployment_tier.bad.yml": {
+			`deployment_tier.bad.yml:14: deployments[0].tiers[1]: "free" is not listed in tiers`,
+			`deployment_tier.bad.yml:14: deployments[0].tiers[2]: duplicate "pro" (also deployments[0].tiers[0])`,
+			"deployment_tier.bad.yml:14: deployments[0].tiers[3]: required",
 		},
 		"deployment_name_duplicate.bad.yml": {
 			`deployment_name_duplicate.bad.yml:13: deployments[1].name: duplicate "gpt" (also deployments[0])`,
@@ -299,7 +308,10 @@ func TestBadConfigs(t *testing.T) {
 			"sim_time_scale.bad.yml:20: simulator.time_scale: must be >= 0, got -0.5",
 		},
 		"strategy.bad.yml": {
-			`strategy.bad.yml:16: routes[0].strategy: "least-busy" is not supported; allowed: round-robin`,
+			`strategy.bad.yml:16: routes[0].strategy: "least-busy" is not a strategy; allowed: round-robin, priority, weighted, least-utilized, latency, cost`,
+		},
+		"strategy_weighted.bad.yml": {
+			"strategy_weighted.bad.yml:23: routes[0].strategy: weighted, but the weights of its deployments sum to 0",
 		},
 		"syntax.bad.yml": {
 			"syntax.bad.yml:10: yaml: could not find expected ':'",
@@ -452,6 +464,10 @@ func TestGoodConfig(t *testing.T) {
 		},
 		Path: "testdata/good.yml",
 	}
+	// capabilities are left out everywhere: the default, all four.
+	for i := range want.Deployments {
+		want.Deployments[i].Capabilities = allCapabilities()
+	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse(good.yml) =\n%#v\nwant\n%#v", c, want)
 		if !reflect.DeepEqual(c.Simulator, want.Simulator) {
@@ -591,7 +607,7 @@ accounts:
   - {name: u, provider: openai, base_url: "ftp://u:sk-SECRET-123@x", api_key: k}
 deployments:
   - {name: "${SECRET}", account: "${SECRET}", model: m, context_window: "${SECRET}", max_output: 1}
-  - {name: "${SECRET}", account: a, model: m, context_window: 1, max_output: 2}
+  - {name: "${SECRET}", account: a, model: m, context_window: 1, max_output: 2, capabilities: ["${SECRET}"], tiers: ["${SECRET}"]}
 routes:
   - {name: "${SECRET} x", deployments: ["${SECRET}", "${SECRET}"], strategy: "${SECRET}", max_wait: "${SECRET}", fallbacks: ["${SECRET}"]}
 keys: [{name: "${SECRET}", key: k, routes: ["${SECRET}"], tier: "${SECRET}", limits: {rpm: "${SECRET}"}}]

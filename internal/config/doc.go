@@ -32,7 +32,9 @@
 //  4. Validate the whole: names unique, references resolved, numbers in
 //     range, limits of the kind the provider enforces (rpm/tpm, or
 //     rpm/itpm/otpm for Anthropic), simulator accounts backed by a
-//     simulator key of their provider.
+//     simulator key of their provider, route strategies known (and a
+//     weighted route with some weight), deployment capabilities and
+//     tiers known.
 //
 // Every step adds to one list of Problems, returned as the error: one line
 // per problem, "file:line: field.path: message", in file order. A field

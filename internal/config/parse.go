@@ -19,6 +19,11 @@ const (
 	defaultRedisPrefix     = "llmux:"
 )
 
+// allCapabilities returns a new list of every capability, the default.
+func allCapabilities() []string {
+	return []string{CapabilityTools, CapabilityImages, CapabilityJSON, CapabilityStreaming}
+}
+
 // Load reads the file at path, interpolates the environment, decodes
 // strictly, applies defaults and validates. If the file cannot be read it
 // returns the wrapped os error; if the file has problems, it returns them
@@ -86,6 +91,9 @@ func applyDefaults(c *Config, pos *positions) {
 		}
 		if !pos.given[fmt.Sprintf("deployments[%d].weight", i)] {
 			d.Weight = 1
+		}
+		if !pos.given[fmt.Sprintf("deployments[%d].capabilities", i)] {
+			d.Capabilities = allCapabilities()
 		}
 	}
 	for i := range c.Routes {

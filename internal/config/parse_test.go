@@ -58,9 +58,44 @@ keys: [{name: c, key: ck}]
 `, nil)
 	got := c.Deployments[0]
 	want := Deployment{Name: "d", Account: "a", Model: "m", Family: "m", ContextWindow: 100, MaxOutput: 10,
-		Limits: Limits{RPM: 100, TPM: 1000}, Weight: 5, Line: 6}
+		Limits: Limits{RPM: 100, TPM: 1000}, Capabilities: allCapabilities(), Weight: 5, Line: 6}
 	if !equalDeployment(got, want) {
 		t.Errorf("deployment = %+v\nwant %+v", got, want)
+	}
+}
+
+// TestCapabilitiesAndTiers checks the deployment fields the router
+// filters by: capabilities default to all four only when absent.
+func TestCapabilitiesAndTiers(t *testing.T) {
+	c := mustParse(t, `tiers: [pro, free]
+accounts: [{name: a, provider: openai, base_url: "https://api.openai.com/v1", api_key: k}]
+deployments:
+  - {name: absent, account: a, model: m, context_window: 100, max_output: 10}
+  - {name: unset, account: a, model: m, context_window: 100, max_output: 10, capabilities: ~}
+  - {name: empty, account: a, model: m, context_window: 100, max_output: 10, capabilities: []}
+  - {name: some, account: a, model: m, context_window: 100, max_output: 10, capabilities: [json, tools], tiers: [pro]}
+routes: [{name: r, deployments: [absent, unset, empty, some], strategy: weighted}]
+keys: [{name: c, key: ck, tier: free}]
+`, nil)
+	tests := []struct {
+		caps, tiers []string
+	}{
+		{allCapabilities(), nil},
+		{allCapabilities(), nil},
+		{[]string{}, nil},
+		{[]string{"json", "tools"}, []string{"pro"}},
+	}
+	for i, tt := range tests {
+		d := c.Deployments[i]
+		if !slices.Equal(d.Capabilities, tt.caps) || (d.Capabilities == nil) != (tt.caps == nil) {
+			t.Errorf("%s: capabilities = %#v, want %#v", d.Name, d.Capabilities, tt.caps)
+		}
+		if !slices.Equal(d.Tiers, tt.tiers) {
+			t.Errorf("%s: tiers = %#v, want %#v", d.Name, d.Tiers, tt.tiers)
+		}
+	}
+	if got := c.Routes[0].Strategy; got != StrategyWeighted {
+		t.Errorf("strategy = %q, want weighted", got)
 	}
 }
 
@@ -278,7 +313,7 @@ func TestValidate(t *testing.T) {
 	want := "code.yml:7: deployments[0].context_window: must be > 0, got 0\n" +
 		`code.yml:12: routes[1].max_wait: must be >= 0, got -1s` + "\n" +
 		`code.yml:12: routes[1].fallbacks[0]: fallback "r" leads back to "r2" (a cycle)` + "\n" +
-		`code.yml: routes[0].strategy: "" is not supported; allowed: round-robin` + "\n" +
+		`code.yml: routes[0].strategy: required; allowed: round-robin, priority, weighted, least-utilized, latency, cost` + "\n" +
 		`code.yml: routes[0].fallbacks[0]: fallback "r2" leads back to "r" (a cycle)` + "\n" +
 		`code.yml: keys[0].tier: "gold" is not listed in tiers` + "\n" +
 		`code.yml: ratelimit.redis.addr: required when backend is redis`

@@ -42,6 +42,8 @@ func validate(c *Config, file string, pos *positions) Problems {
 }
 
 const (
+	strategies   = "round-robin, priority, weighted, least-utilized, latency, cost"
+	capabilities = "tools, images, json, streaming"
 	providers    = "openai, azure, anthropic, openai-compatible"
 	simProviders = "openai, azure, anthropic"
 	faultKinds   = "status, reset, stall, slow_first_token, garbage"
@@ -377,6 +379,34 @@ func (v *validator) deployment(p string, d *Deployment, accounts map[string]*Acc
 		v.providerLimits(p+".limits", a.Provider, l.RPM, l.TPM, l.ITPM, l.OTPM)
 	}
 	atLeast0(v, p+".weight", d.Weight)
+	v.capabilities(p+".capabilities", d.Capabilities)
+	v.deploymentTiers(p+".tiers", d.Tiers)
+}
+
+// capabilities reports unknown and repeated capabilities.
+func (v *validator) capabilities(p string, caps []string) {
+	seen := map[string]string{}
+	for i, c := range caps {
+		cp := fmt.Sprintf("%s[%d]", p, i)
+		switch c {
+		case CapabilityTools, CapabilityImages, CapabilityJSON, CapabilityStreaming:
+			v.unique(cp, c, seen, cp)
+		default:
+			v.add(cp, "%s is not a capability; allowed: %s", v.str(cp, c), capabilities)
+		}
+	}
+}
+
+// deploymentTiers reports empty and repeated tiers, and, when the config
+// lists tiers, tiers it does not list.
+func (v *validator) deploymentTiers(p string, tiers []string) {
+	seen := map[string]string{}
+	for i, t := range tiers {
+		tp := fmt.Sprintf("%s[%d]", p, i)
+		if v.unique(tp, t, seen, tp) && len(v.c.Tiers) > 0 && !slices.Contains(v.c.Tiers, t) {
+			v.add(tp, "%s is not listed in tiers", v.str(tp, t))
+		}
+	}
 }
 
 func (v *validator) limits(p string, rpm, tpm, itpm, otpm int) {
@@ -424,13 +454,35 @@ func (v *validator) routes(deployments map[string]*Deployment) map[string]bool {
 			}
 		}
 		v.routeDeployments(p, r, deployments)
-		if r.Strategy != StrategyRoundRobin {
-			v.add(p+".strategy", "%s is not supported; allowed: %s", v.str(p+".strategy", r.Strategy), StrategyRoundRobin)
-		}
+		v.strategy(p, r, deployments)
 		atLeast0(v, p+".max_attempts", r.MaxAttempts)
 		atLeast0(v, p+".max_wait", r.MaxWait)
 	}
 	return names
+}
+
+// strategy reports an unknown strategy, and a weighted route where no
+// deployment has weight.
+func (v *validator) strategy(p string, r *Route, deployments map[string]*Deployment) {
+	switch r.Strategy {
+	case StrategyRoundRobin, StrategyPriority, StrategyLeastUtilized, StrategyLatency, StrategyCost:
+	case StrategyWeighted:
+		sum := 0
+		for _, name := range r.Deployments {
+			d := deployments[name]
+			if d == nil {
+				return // reported by routeDeployments
+			}
+			sum += max(d.Weight, 0)
+		}
+		if len(r.Deployments) > 0 && sum == 0 {
+			v.add(p+".strategy", "weighted, but the weights of its deployments sum to 0")
+		}
+	case "":
+		v.add(p+".strategy", "required; allowed: %s", strategies)
+	default:
+		v.add(p+".strategy", "%s is not a strategy; allowed: %s", v.str(p+".strategy", r.Strategy), strategies)
+	}
 }
 
 // fallbacks checks that fallback routes exist, serve the same kind of

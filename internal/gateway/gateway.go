@@ -65,7 +65,7 @@ type Gateway struct {
 	maxWait       map[string]time.Duration
 	fallbacks     map[string][]string
 	tiers         map[string]int
-	hedges        map[string]*hedgePolicy    // per route; nil: no hedging
+	hedges        map[string]*hedgePolicy // per route; nil: no hedging
 	timeScale     float64
 	timeouts      map[string]config.Timeouts // per route
 	depTimeouts   map[string]config.Timeouts // per deployment

@@ -39,8 +39,8 @@ type call struct {
 	// Decoded lazily, only when a candidate needs translation; decodeMu
 	// guards it because hedged attempts prepare concurrently.
 	decodeMu sync.Mutex
-	oa *openai.ChatRequest
-	an *anthropic.MessagesRequest
+	oa       *openai.ChatRequest
+	an       *anthropic.MessagesRequest
 }
 
 // readBody reads the request body up to the configured limit.

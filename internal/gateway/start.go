@@ -153,4 +153,3 @@ func (g *Gateway) abandon(s *started) {
 	s.resp.Body.Close()
 	g.notifyQueues()
 }
-
