@@ -193,9 +193,9 @@ func (r *Router) Plan(req Request) (*Plan, error) {
 		return nil, &ErrUnknownRoute{Route: req.Route}
 	}
 	p := newPlan(req.Route, len(rt.deployments))
-	var buf [smallRoute]Candidate
+	var buf [smallRoute]Candidate // the strategy's scratch space, on the stack
 	var exact exactCounts
-	cands, err := r.plan(rt, req, buf[:0:min(len(rt.deployments), smallRoute)], &exact)
+	cands, err := r.plan(rt, req, buf[:0], &exact)
 	if err != nil {
 		return nil, err
 	}
@@ -217,10 +217,11 @@ func (r *Router) plan(rt *route, req Request, cands []Candidate, exact *exactCou
 }
 
 // smallRoute is the most deployments a route may have for its Plan to
-// come in one allocation, and its strategy to work on the stack.
+// come in one allocation, and its strategy to work on the stack only.
 const smallRoute = 8
 
-// planSpace is a Plan with room for a small route's candidates.
+// planSpace is a Plan with room for a small route's candidates, so that
+// the two come in one allocation.
 type planSpace struct {
 	plan Plan
 	deps [smallRoute]*config.Deployment
@@ -250,6 +251,11 @@ func (r *Router) candidates(rt *route, req Request, cands []Candidate, exact *ex
 
 // order applies the route's strategy, then moves unavailable candidates
 // last, keeping the strategy's order within each group.
+//
+// The strategy is called on its concrete type, not through the Strategy
+// interface: a call through an interface lets cands escape, which would
+// move Plan's scratch array to the heap (BenchmarkPlan: two allocations
+// instead of one and about 1.5x the time). newStrategy makes only these.
 func (rt *route) order(cands []Candidate, req Request) {
 	switch s := rt.strategy.(type) {
 	case *roundRobin:
@@ -264,6 +270,8 @@ func (rt *route) order(cands []Candidate, req Request) {
 		s.Order(cands, req)
 	case *cheapest:
 		s.Order(cands, req)
+	default:
+		panic(fmt.Sprintf("router: strategy %T is missing from route.order", s))
 	}
 	k := 0
 	for i := range cands {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -360,5 +361,82 @@ func BenchmarkPlan(b *testing.B) {
 				}
 			}
 		})
+	}
+}
+
+// BenchmarkPlanBare is the Plan of before filters and strategies: a
+// 6-deployment round-robin route, nothing to filter, no headroom or
+// latency sources, one deployment cooling down.
+func BenchmarkPlanBare(b *testing.B) {
+	cfg := &config.Config{Routes: []config.Route{{Name: "chat"}}}
+	for i := range 6 {
+		name := fmt.Sprintf("d%d", i)
+		cfg.Deployments = append(cfg.Deployments, config.Deployment{Name: name})
+		cfg.Routes[0].Deployments = append(cfg.Routes[0].Deployments, name)
+	}
+	r, err := New(cfg, unavailable{"d3": true})
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := r.Plan(Request{Route: "chat"}); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+func TestPlanLargeRoute(t *testing.T) {
+	// More deployments than fit Plan's stack space.
+	cfg := &config.Config{Routes: []config.Route{{Name: "big", Strategy: config.StrategyLeastUtilized}}}
+	room := headrooms{}
+	var want []string
+	for i := range 2 * smallRoute {
+		name := fmt.Sprintf("d%02d", i)
+		cfg.Deployments = append(cfg.Deployments, config.Deployment{Name: name})
+		cfg.Routes[0].Deployments = append(cfg.Routes[0].Deployments, name)
+		room[name] = float64(i) / 100
+		want = append([]string{name}, want...)
+	}
+	r, err := New(cfg, unavailable{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	r.Headroom = room
+	p, err := r.Plan(Request{Route: "big"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := names(p); !reflect.DeepEqual(got, want) || p.MaxAttempts != len(want) {
+		t.Errorf("plan = %v (max attempts %d), want %v", got, p.MaxAttempts, want)
+	}
+}
+
+// TestPlanConcurrent runs every strategy from many goroutines, for the
+// race detector.
+func TestPlanConcurrent(t *testing.T) {
+	for _, strategy := range []string{
+		config.StrategyRoundRobin, config.StrategyPriority, config.StrategyWeighted,
+		config.StrategyLeastUtilized, config.StrategyLatency, config.StrategyCost,
+	} {
+		r, err := New(filterConfig(strategy), unavailable{"big": true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		r.Headroom = headrooms{"small": 0.3}
+		r.Latency = latencies{"small": time.Second}
+		var wg sync.WaitGroup
+		for range 4 {
+			wg.Go(func() {
+				for range 100 {
+					p, err := r.Plan(Request{Route: "chat", InputTokens: 100, Tier: "pro"})
+					if err != nil || len(p.Candidates) != 4 || p.Candidates[3].Name != "big" {
+						t.Errorf("%s: Plan = %v, %v", strategy, p, err)
+						return
+					}
+				}
+			})
+		}
+		wg.Wait()
 	}
 }
