@@ -43,6 +43,9 @@ type callState struct {
 	// skipped counts candidates that lacked headroom.
 	skipped  int
 	fallback string
+	// noCandidate: the last route tried has no deployment that can ever
+	// serve the request (context window, capability, tier).
+	noCandidate *router.NoCandidateError
 	// queued is the time spent waiting in queues.
 	queued time.Duration
 	// used marks deployments already tried (hedges take candidates ahead
@@ -155,7 +158,12 @@ func (g *Gateway) queueExit(ctx context.Context, err error) (outcome, bool) {
 // first charged its estimate in the limiter; one without headroom is
 // skipped (noting when it would have headroom).
 func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, route string, st *callState) (outcome, bool) {
-	plan, err := g.router.Plan(router.Request{Route: route})
+	plan, err := g.router.Plan(g.planRequest(c, route))
+	var none *router.NoCandidateError
+	if errors.As(err, &none) {
+		st.noCandidate = none
+		return outcome{}, false
+	}
 	if err != nil {
 		return outcome{}, false
 	}
@@ -314,6 +322,8 @@ func cooldown(e *provider.Error, streak int) time.Duration {
 // finalError is the answer when no route could serve the call.
 func (g *Gateway) finalError(c *call, st *callState) *apiError {
 	switch {
+	case st.attempts == 0 && st.noCandidate != nil && st.skipped == 0:
+		return noCandidate(st.noCandidate)
 	case st.attempts == 0 && len(st.exceeded) > 0 && st.skipped == 0 && len(st.failures) == 0:
 		return exceedsError(st.exceeded)
 	case st.skipped > 0 || st.attempts == 0 && len(st.failures) == 0:

@@ -140,6 +140,10 @@ func New(opt Options) (*Gateway, error) {
 		return nil, err
 	}
 	g.router = r
+	if opt.Config.RateLimit.Backend != config.BackendRedis {
+		r.Headroom = headroom{g: g}
+	}
+	r.Latency = latency{g: g}
 	for i := range opt.Config.Keys {
 		k := &opt.Config.Keys[i]
 		g.keys[k.Key.Reveal()] = k

@@ -1,0 +1,114 @@
+package gateway
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/provider"
+	"github.com/llmux/llmux/internal/router"
+)
+
+// planRequest is what the router needs to filter and order a route's
+// deployments for c: the token estimate (for the context-window filter),
+// the capabilities the request uses, and the key's tier.
+func (g *Gateway) planRequest(c *call, route string) router.Request {
+	req := router.Request{Route: route, Needs: needs(c), Tier: c.key.Tier}
+	if deps, ok := g.router.Route(route); ok && len(deps) > 0 {
+		if cost, err := g.cost(c, deps[0]); err == nil {
+			req.InputTokens, req.OutputTokens = int(cost.Input), int(cost.Output)
+		}
+	}
+	return req
+}
+
+// Structural markers of the capabilities a request uses. A key with
+// unescaped quotes cannot occur inside a JSON string, so a match is the
+// field itself.
+var (
+	markTools     = []byte(`"tools":`)
+	markImageURL  = []byte(`"image_url"`)
+	markImage     = []byte(`"type":"image"`)
+	markJSONMode  = []byte(`"response_format":`)
+	markEmptyList = []byte(`"tools":[]`)
+)
+
+// needs is the capabilities c uses: tools, images, JSON mode, streaming.
+func needs(c *call) router.Capabilities {
+	var n router.Capabilities
+	if c.op != provider.OpChat {
+		return n
+	}
+	b := c.body
+	if bytes.Contains(b, markTools) && !bytes.Contains(b, markEmptyList) {
+		n |= router.CapTools
+	}
+	if bytes.Contains(b, markImageURL) || bytes.Contains(b, markImage) {
+		n |= router.CapImages
+	}
+	if bytes.Contains(b, markJSONMode) && !bytes.Contains(b, []byte(`"response_format":{"type":"text"}`)) {
+		n |= router.CapJSON
+	}
+	if c.stream {
+		n |= router.CapStreaming
+	}
+	return n
+}
+
+// noCandidate answers a request no deployment of the route can ever serve:
+// at once, with every deployment's reason.
+func noCandidate(e *router.NoCandidateError) *apiError {
+	var b strings.Builder
+	fmt.Fprintf(&b, "No deployment of route `%s` can serve this request:", e.Route)
+	for _, r := range e.Rejected {
+		fmt.Fprintf(&b, " %s: %s;", r.Deployment, r.Reason)
+	}
+	msg := strings.TrimSuffix(b.String(), ";") + "."
+	code := "no_capable_deployment"
+	if e.Only(router.FilterContext) {
+		code = "context_length_exceeded"
+	}
+	return &apiError{status: http.StatusBadRequest, code: code, param: "messages", message: msg}
+}
+
+// headroom adapts the limiter to the router: the fraction left in a
+// deployment's tightest bucket. It asks the limiter for each candidate on
+// every plan, which is cheap in memory; with Redis the router gets no
+// headroom source (all deployments look equal) rather than a round trip
+// per candidate per request.
+type headroom struct{ g *Gateway }
+
+func (h headroom) Headroom(dep *config.Deployment) float64 {
+	lim := h.g.depLimits(dep)
+	if lim.IsZero() {
+		return 1
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
+	defer cancel()
+	st, err := h.g.limiter.State(ctx, depKey(dep.Name), lim)
+	if err != nil {
+		return 1
+	}
+	f := 1.0
+	for _, l := range bucketLevels(st) {
+		if l.Limit <= 0 {
+			continue
+		}
+		if r := float64(l.Available) / float64(l.Limit); r < f {
+			f = r
+		}
+	}
+	return max(f, 0)
+}
+
+// latency adapts the health tracker's time-to-first-token EWMA.
+type latency struct{ g *Gateway }
+
+func (l latency) Latency(deployment string) (time.Duration, bool) {
+	t := l.g.health.TTFT(deployment)
+	return t.EWMA, t.Samples > 0
+}

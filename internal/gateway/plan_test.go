@@ -1,0 +1,75 @@
+package gateway
+
+import (
+	"strings"
+	"testing"
+
+	"github.com/llmux/llmux/internal/config"
+)
+
+// A request no deployment can ever serve gets an immediate 400 that says
+// why, per deployment — not a wait, not a timeout.
+func TestNoCapableDeployment(t *testing.T) {
+	env := newLimitsEnv(t, func(c *config.Config) {
+		c.Deployments[0].Capabilities = []string{"streaming"}
+		c.Deployments[1].Capabilities = []string{"streaming", "json"}
+		c.Deployments[0].ContextWindow = 1000
+		c.Deployments[1].ContextWindow = 1000
+	})
+	tests := []struct {
+		name, body, code, reason string
+	}{
+		{"tools", `{"model":"two","max_tokens":5,"tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"hi"}]}`,
+			"no_capable_deployment", "lacks tools"},
+		{"context", `{"model":"two","max_tokens":5000,"messages":[{"role":"user","content":"hi"}]}`,
+			"context_length_exceeded", "window 1000"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			rec := post(env.g, "/v1/chat/completions", tt.body)
+			body := rec.Body.String()
+			if rec.Code != 400 || !strings.Contains(body, tt.code) || !strings.Contains(body, tt.reason) ||
+				!strings.Contains(body, "a:") || !strings.Contains(body, "b:") {
+				t.Fatalf("%d %s", rec.Code, body)
+			}
+		})
+	}
+	if st := env.sim.Stats(); st.Totals.Requests != 0 {
+		t.Fatalf("%d upstream requests for requests nobody can serve", st.Totals.Requests)
+	}
+}
+
+// A tier-restricted deployment serves only keys of its tiers.
+func TestTierFilter(t *testing.T) {
+	env := newLimitsEnv(t, func(c *config.Config) {
+		c.Deployments[0].Tiers = []string{"free"} // the key is "pro"
+	})
+	for i := 0; i < 3; i++ {
+		rec := post(env.g, "/v1/chat/completions", chat("two", 5))
+		if rec.Code != 200 || rec.Header().Get(headerDeployment) != "b" {
+			t.Fatalf("%d via %q", rec.Code, rec.Header().Get(headerDeployment))
+		}
+	}
+}
+
+func TestNeeds(t *testing.T) {
+	tests := []struct {
+		body   string
+		stream bool
+		want   string
+	}{
+		{`{"messages":[{"role":"user","content":"hi"}]}`, false, "none"},
+		{`{"tools":[{"type":"function"}],"messages":[]}`, false, "tools"},
+		{`{"tools":[],"messages":[]}`, false, "none"},
+		{`{"messages":[{"content":[{"type":"image_url","image_url":{"url":"x"}}]}]}`, false, "images"},
+		{`{"messages":[{"content":[{"type":"image","source":{}}]}]}`, true, "images, streaming"},
+		{`{"response_format":{"type":"json_object"},"messages":[]}`, false, "json"},
+		{`{"messages":[{"role":"user","content":"\"tools\": are quoted here"}]}`, false, "none"},
+	}
+	for _, tt := range tests {
+		got := needs(&call{body: []byte(tt.body), stream: tt.stream}).String()
+		if got != tt.want {
+			t.Errorf("needs(%s) = %q, want %q", tt.body, got, tt.want)
+		}
+	}
+}
