@@ -103,3 +103,20 @@ func waitHealthy(t *testing.T, url string, done <-chan error) {
 		time.Sleep(20 * time.Millisecond) // polling a starting server
 	}
 }
+
+func TestRouteExplain(t *testing.T) {
+	req := filepath.Join(t.TempDir(), "req.json")
+	os.WriteFile(req, []byte(`{"model":"openai-chat","max_tokens":200000,"messages":[{"role":"user","content":"hi"}]}`), 0o600)
+	var out bytes.Buffer
+	err := run(context.Background(), []string{"route", "explain", "--config", "../../examples/quickstart.yaml", "--request", req}, &out, &bytes.Buffer{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	// 200k output tokens fit no 128k window: every deployment is filtered
+	// out, each with its reason.
+	for _, want := range []string{`route "openai-chat"`, "openai-a/gpt-4o-mini", "window 128000"} {
+		if !strings.Contains(out.String(), want) {
+			t.Errorf("explain output lacks %q:\n%s", want, out.String())
+		}
+	}
+}

@@ -125,6 +125,8 @@ type Deployment struct {
 	// tier (and keys without one). When Config.Tiers is set, each must be
 	// listed there.
 	Tiers []string `yaml:"tiers"`
+	// Timeouts override the route's for this deployment (non-zero values).
+	Timeouts Timeouts `yaml:"timeouts"`
 	// Weight is the deployment's relative share of its routes' traffic
 	// under strategy weighted. Default 1; an explicit 0 takes it out of
 	// rotation (it is tried only after every weighted deployment).
@@ -168,6 +170,11 @@ type Route struct {
 	// Fallbacks are routes tried in order when none of this route's
 	// deployments had headroom within MaxWait.
 	Fallbacks []string `yaml:"fallbacks"`
+	// Timeouts bound each attempt on this route's deployments.
+	Timeouts Timeouts `yaml:"timeouts"`
+	// Hedge, when set, sends a request whose first token is late to a
+	// second deployment too; the first to answer wins.
+	Hedge *Hedge `yaml:"hedge"`
 
 	Line int `yaml:"-"`
 }

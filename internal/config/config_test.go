@@ -24,6 +24,12 @@ func envFrom(m map[string]string) func(string) (string, bool) {
 // problem; every testdata/*.bad.yml needs a case here.
 func TestBadConfigs(t *testing.T) {
 	tests := map[string][]string{
+		"hedge.bad.yml": {
+			"hedge.bad.yml:13: deployments[0].timeouts.total: must be >= 0, got -1s",
+			"hedge.bad.yml:18: routes[0].timeouts.first_token: must be >= 0, got -5s",
+			"hedge.bad.yml:19: routes[0].hedge.after: required: how long to wait for the first token before hedging (with p95, until a deployment has samples)",
+			"hedge.bad.yml:21: routes[0].hedge.budget: 1.5 must be in (0, 1]: the fraction of the route's requests that may be hedged",
+		},
 		"account_name_duplicate.bad.yml": {
 			`account_name_duplicate.bad.yml:7: accounts[1].name: duplicate "oai" (also accounts[0])`,
 		},

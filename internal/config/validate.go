@@ -379,6 +379,7 @@ func (v *validator) deployment(p string, d *Deployment, accounts map[string]*Acc
 		v.providerLimits(p+".limits", a.Provider, l.RPM, l.TPM, l.ITPM, l.OTPM)
 	}
 	atLeast0(v, p+".weight", d.Weight)
+	v.timeouts(p+".timeouts", d.Timeouts)
 	v.capabilities(p+".capabilities", d.Capabilities)
 	v.deploymentTiers(p+".tiers", d.Tiers)
 }
@@ -457,6 +458,8 @@ func (v *validator) routes(deployments map[string]*Deployment) map[string]bool {
 		v.strategy(p, r, deployments)
 		atLeast0(v, p+".max_attempts", r.MaxAttempts)
 		atLeast0(v, p+".max_wait", r.MaxWait)
+		v.timeouts(p+".timeouts", r.Timeouts)
+		v.hedge(p+".hedge", r.Hedge)
 	}
 	return names
 }
@@ -732,4 +735,26 @@ func (v *validator) fault(p string, f SimFault) {
 	}
 	atLeast0(v, p+".after_tokens", f.AfterTokens)
 	atLeast0(v, p+".delay", f.Delay)
+}
+
+func (v *validator) timeouts(p string, t Timeouts) {
+	atLeast0(v, p+".first_token", t.FirstToken)
+	atLeast0(v, p+".chunk_gap", t.ChunkGap)
+	atLeast0(v, p+".total", t.Total)
+}
+
+// hedge checks a route's hedging: it needs a wait and a budget.
+func (v *validator) hedge(p string, h *Hedge) {
+	if h == nil {
+		return
+	}
+	switch {
+	case h.After < 0:
+		atLeast0(v, p+".after", h.After)
+	case h.After == 0:
+		v.add(p+".after", "required: how long to wait for the first token before hedging (with p95, until a deployment has samples)")
+	}
+	if h.Budget <= 0 || h.Budget > 1 {
+		v.add(p+".budget", "%s must be in (0, 1]: the fraction of the route's requests that may be hedged", v.num(p+".budget", h.Budget))
+	}
 }

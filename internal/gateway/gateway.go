@@ -128,6 +128,14 @@ func New(opt Options) (*Gateway, error) {
 		g.queues[rc.Name].SetTimeScale(opt.TimeScale)
 		g.maxWait[rc.Name] = rc.MaxWait
 		g.fallbacks[rc.Name] = rc.Fallbacks
+		g.timeouts[rc.Name] = rc.Timeouts
+		if h := rc.Hedge; h != nil {
+			g.hedges[rc.Name] = &hedgePolicy{after: h.After, useP95: h.P95,
+				budget: newHedgeBudget(h.Budget, time.Minute, opt.Now)}
+		}
+	}
+	for _, d := range opt.Config.Deployments {
+		g.depTimeouts[d.Name] = d.Timeouts
 	}
 	for i, t := range opt.Config.Tiers {
 		g.tiers[t] = i
@@ -185,6 +193,7 @@ func (g *Gateway) routes() *http.ServeMux {
 	mux.HandleFunc("POST /v1/embeddings", g.handleEmbeddings)
 	mux.HandleFunc("GET /v1/models", g.handleModels)
 	mux.HandleFunc("GET /admin/limits", g.handleAdminLimits)
+	mux.HandleFunc("POST /admin/route/explain", g.handleExplain)
 	mux.HandleFunc("GET /healthz", g.handleHealthz)
 	mux.HandleFunc("GET /readyz", g.handleReadyz)
 	mux.Handle("GET /metrics", promhttp.HandlerFor(g.registry, promhttp.HandlerOpts{}))

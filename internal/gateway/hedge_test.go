@@ -63,3 +63,19 @@ func TestHedgeBudget(t *testing.T) {
 		t.Fatal("after the window slid, 10 requests allow exactly one hedge")
 	}
 }
+
+func TestHedgeAndTimeoutsFromConfig(t *testing.T) {
+	env := newLimitsEnv(t, func(c *config.Config) {
+		c.Routes[1].Hedge = &config.Hedge{After: 2 * time.Second, P95: true, Budget: 0.05}
+		c.Routes[1].Timeouts = config.Timeouts{FirstToken: 5 * time.Second, Total: time.Minute}
+		c.Deployments[1].Timeouts = config.Timeouts{FirstToken: 9 * time.Second}
+	})
+	h := env.g.hedges["two"]
+	if h == nil || h.after != 2*time.Second || !h.useP95 || h.budget.fraction != 0.05 || env.g.hedges["one"] != nil {
+		t.Fatalf("hedges %+v", env.g.hedges)
+	}
+	got := env.g.timeoutsFor("two", &env.g.cfg.Deployments[1])
+	if got != (timeouts{firstToken: 9 * time.Second, total: time.Minute}) {
+		t.Fatalf("timeouts %+v", got)
+	}
+}

@@ -1,10 +1,13 @@
 package gateway
 
 import (
+	"encoding/json"
+	"net/http/httptest"
 	"strings"
 	"testing"
 
 	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/router"
 )
 
 // A request no deployment can ever serve gets an immediate 400 that says
@@ -71,5 +74,26 @@ func TestNeeds(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("needs(%s) = %q, want %q", tt.body, got, tt.want)
 		}
+	}
+}
+
+func TestAdminExplain(t *testing.T) {
+	env := newLimitsEnv(t, func(c *config.Config) {
+		c.Deployments[0].Capabilities = []string{"streaming"}
+	})
+	req := httptest.NewRequest("POST", "/admin/route/explain?tier=pro",
+		strings.NewReader(`{"model":"two","tools":[{"type":"function","function":{"name":"f"}}],"messages":[{"role":"user","content":"hi"}]}`))
+	req.Header.Set("Authorization", "Bearer admin-secret")
+	rec := httptest.NewRecorder()
+	env.g.ServeHTTP(rec, req)
+	var ex router.Explanation
+	if err := json.Unmarshal(rec.Body.Bytes(), &ex); err != nil || rec.Code != 200 {
+		t.Fatalf("%d %s", rec.Code, rec.Body)
+	}
+	if len(ex.Order) != 1 || ex.Order[0] != "b" || ex.Deployments[0].Kept || !strings.Contains(ex.Deployments[0].Reason, "tools") {
+		t.Fatalf("explanation %+v", ex)
+	}
+	if st := env.sim.Stats(); st.Totals.Requests != 0 {
+		t.Fatal("explain sent a request upstream")
 	}
 }
