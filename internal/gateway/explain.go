@@ -53,4 +53,3 @@ func (g *Gateway) handleExplain(w http.ResponseWriter, r *http.Request) {
 	enc.SetIndent("", "  ")
 	enc.Encode(ex)
 }
-
