@@ -123,8 +123,8 @@ func bucketLevels(st ratelimit.State) map[string]ratelimit.Level {
 // limitsCollector exports bucket levels, cooldowns, queue depths and the
 // limiter's degraded flag at scrape time.
 type limitsCollector struct {
-	g                                        *Gateway
-	bucket, limit, cooldown, queue, degraded *prometheus.Desc
+	g                                                 *Gateway
+	bucket, limit, cooldown, queue, degraded, circuit *prometheus.Desc
 }
 
 func newLimitsCollector(g *Gateway) *limitsCollector {
@@ -134,12 +134,13 @@ func newLimitsCollector(g *Gateway) *limitsCollector {
 		limit:    prometheus.NewDesc("llmux_bucket_limit", "A deployment bucket's limit: per minute, or per window for fixed-window dimensions (Azure: tokens per minute, requests per 10 s).", []string{"deployment", "bucket"}, nil),
 		cooldown: prometheus.NewDesc("llmux_deployment_cooldown_seconds", "Time left in a deployment's cooldown.", []string{"deployment"}, nil),
 		queue:    prometheus.NewDesc("llmux_queue_depth", "Requests waiting for capacity, per route.", []string{"route"}, nil),
+		circuit:  prometheus.NewDesc("llmux_circuit_state", "A deployment's circuit breaker: 0 closed, 1 open, 2 half-open.", []string{"deployment"}, nil),
 		degraded: prometheus.NewDesc("llmux_limiter_degraded", "1 while the shared limiter (Redis) is unreachable and limits are enforced locally.", nil, nil),
 	}
 }
 
 func (c *limitsCollector) Describe(ch chan<- *prometheus.Desc) {
-	for _, d := range []*prometheus.Desc{c.bucket, c.limit, c.cooldown, c.queue, c.degraded} {
+	for _, d := range []*prometheus.Desc{c.bucket, c.limit, c.cooldown, c.queue, c.degraded, c.circuit} {
 		ch <- d
 	}
 }
@@ -151,6 +152,7 @@ func (c *limitsCollector) Collect(ch chan<- prometheus.Metric) {
 	for i := range g.cfg.Deployments {
 		d := &g.cfg.Deployments[i]
 		ch <- prometheus.MustNewConstMetric(c.cooldown, prometheus.GaugeValue, g.health.CooldownLeft(d.Name).Seconds(), d.Name)
+		ch <- prometheus.MustNewConstMetric(c.circuit, prometheus.GaugeValue, circuitValue(g.health.Snapshot(d.Name).State), d.Name)
 		st, err := g.limiter.State(ctx, depKey(d.Name), g.depLimits(d))
 		if err != nil {
 			continue
@@ -168,4 +170,15 @@ func (c *limitsCollector) Collect(ch chan<- prometheus.Metric) {
 		degraded = 1
 	}
 	ch <- prometheus.MustNewConstMetric(c.degraded, prometheus.GaugeValue, degraded)
+}
+
+// circuitValue is a breaker state as a gauge value.
+func circuitValue(s health.State) float64 {
+	switch s {
+	case health.Open:
+		return 1
+	case health.HalfOpen:
+		return 2
+	}
+	return 0
 }

@@ -296,14 +296,16 @@ func (g *Gateway) recordFailure(deployment string, e *provider.Error) {
 	if e.Class == provider.ClassRateLimited && !g.depLimits(g.upstreams[deployment].dep).IsZero() {
 		return
 	}
-	g.health.Failure(deployment, cooldown(e, g.health.Failures(deployment)+1))
+	g.health.Failure(deployment, cooldown(e))
 }
 
 // cooldown is how long a deployment rests after a failure: a rate limit
-// for as long as the provider asked (5 s when it did not say), an account
-// failure (bad key, no quota) for a minute, and other failures only once
-// they repeat (3 in a row: 5 s).
-func cooldown(e *provider.Error, streak int) time.Duration {
+// (on a deployment without configured limits) for as long as the provider
+// asked, 5 s when it did not say; an account failure (bad key, no quota)
+// for a minute. Other failures do not cool a deployment down by
+// themselves: the circuit breaker (package health) opens it when they
+// repeat.
+func cooldown(e *provider.Error) time.Duration {
 	switch e.Class {
 	case provider.ClassRateLimited:
 		if e.RetryAfter > 0 {
@@ -312,9 +314,6 @@ func cooldown(e *provider.Error, streak int) time.Duration {
 		return 5 * time.Second
 	case provider.ClassAccount:
 		return time.Minute
-	}
-	if streak >= 3 {
-		return 5 * time.Second
 	}
 	return 0
 }

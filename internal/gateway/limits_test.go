@@ -261,6 +261,7 @@ func TestLimitMetrics(t *testing.T) {
 		`llmux_requests_total{deployment="",route="one",status="429"} 1`,
 		`llmux_queue_depth{route="one"} 0`,
 		`llmux_limiter_degraded 0`,
+		`llmux_circuit_state{deployment="a"} 0`,
 	} {
 		if !strings.Contains(string(body), want) {
 			t.Errorf("metrics lack %s", want)
@@ -296,5 +297,34 @@ func TestQueueWaitHeader(t *testing.T) {
 	rec := <-done
 	if rec.Code != 200 || rec.Header().Get(headerQueued) != "90000" {
 		t.Fatalf("%d, %s = %q, want 90000", rec.Code, headerQueued, rec.Header().Get(headerQueued))
+	}
+}
+
+// Repeated failures open a deployment's circuit: it is tried last, and
+// the state shows in the metrics.
+func TestCircuitOpensOnRepeatedFailures(t *testing.T) {
+	env := newLimitsEnv(t, func(*config.Config) {})
+	env.sim.SetFaults([]sim.Fault{{Kind: "status", Status: 500, Rate: 1, Key: "sim-a"}})
+	for i := 0; i < 12; i++ {
+		if rec := post(env.g, "/v1/chat/completions", chat("two", 5)); rec.Code != 200 {
+			t.Fatalf("request %d: %d", i, rec.Code)
+		}
+	}
+	if s := env.g.health.Snapshot("a"); s.State.String() != "open" {
+		t.Fatalf("circuit of a after repeated 500s: %+v", s)
+	}
+	before := env.sim.Stats().Keys["sim-a"].Requests
+	for i := 0; i < 4; i++ {
+		if rec := post(env.g, "/v1/chat/completions", chat("two", 5)); rec.Code != 200 || rec.Header().Get(headerDeployment) != "b" || rec.Header().Get(headerAttempts) != "1" {
+			t.Fatalf("with a's circuit open: %d via %q in %q attempts", rec.Code, rec.Header().Get(headerDeployment), rec.Header().Get(headerAttempts))
+		}
+	}
+	if after := env.sim.Stats().Keys["sim-a"].Requests; after != before {
+		t.Fatalf("an open circuit still got %d requests", after-before)
+	}
+	rec := httptest.NewRecorder()
+	env.g.ServeHTTP(rec, httptest.NewRequest("GET", "/metrics", nil))
+	if !strings.Contains(rec.Body.String(), `llmux_circuit_state{deployment="a"} 1`) {
+		t.Fatal("metrics do not show a's open circuit")
 	}
 }
