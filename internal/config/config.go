@@ -170,6 +170,13 @@ type Route struct {
 	// Fallbacks are routes tried in order when none of this route's
 	// deployments had headroom within MaxWait.
 	Fallbacks []string `yaml:"fallbacks"`
+	// ContextFallbacks are tried first when the prompt is too long for
+	// every deployment of this route (typically a larger-context route).
+	ContextFallbacks []string `yaml:"context_fallbacks"`
+	// ContentFilterFallbacks are tried when a provider's content filter
+	// refused the request (Azure's content_filter), instead of returning
+	// that refusal.
+	ContentFilterFallbacks []string `yaml:"content_filter_fallbacks"`
 	// Timeouts bound each attempt on this route's deployments.
 	Timeouts Timeouts `yaml:"timeouts"`
 	// Hedge, when set, sends a request whose first token is late to a

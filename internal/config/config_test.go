@@ -24,6 +24,10 @@ func envFrom(m map[string]string) func(string) (string, bool) {
 // problem; every testdata/*.bad.yml needs a case here.
 func TestBadConfigs(t *testing.T) {
 	tests := map[string][]string{
+		"extra_fallbacks.bad.yml": {
+			`extra_fallbacks.bad.yml:16: routes[0].context_fallbacks[0]: "big" is not defined in routes`,
+			"extra_fallbacks.bad.yml:17: routes[0].content_filter_fallbacks[0]: a route cannot fall back to itself",
+		},
 		"hedge.bad.yml": {
 			"hedge.bad.yml:13: deployments[0].timeouts.total: must be >= 0, got -1s",
 			"hedge.bad.yml:18: routes[0].timeouts.first_token: must be >= 0, got -5s",

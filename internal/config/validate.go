@@ -518,6 +518,8 @@ func (v *validator) fallbacks(routes map[string]bool) {
 	component := components(graph)
 	for i := range v.c.Routes {
 		r := &v.c.Routes[i]
+		v.extraFallbacks(fmt.Sprintf("routes[%d].context_fallbacks", i), r, r.ContextFallbacks, routes, byName, embeddings)
+		v.extraFallbacks(fmt.Sprintf("routes[%d].content_filter_fallbacks", i), r, r.ContentFilterFallbacks, routes, byName, embeddings)
 		for j, f := range r.Fallbacks {
 			fp := fmt.Sprintf("routes[%d].fallbacks[%d]", i, j)
 			switch {
@@ -756,5 +758,23 @@ func (v *validator) hedge(p string, h *Hedge) {
 	}
 	if h.Budget <= 0 || h.Budget > 1 {
 		v.add(p+".budget", "%s must be in (0, 1]: the fraction of the route's requests that may be hedged", v.num(p+".budget", h.Budget))
+	}
+}
+
+// extraFallbacks checks context and content-filter fallbacks: defined
+// routes of the same kind, not the route itself. They are tried once, not
+// followed further, so they cannot loop.
+func (v *validator) extraFallbacks(p string, r *Route, list []string, routes map[string]bool, byName map[string]*Route, embeddings func(*Route) bool) {
+	for j, f := range list {
+		fp := fmt.Sprintf("%s[%d]", p, j)
+		switch {
+		case !v.required(fp, f):
+		case !routes[f]:
+			v.add(fp, "%s is not defined in routes", v.str(fp, f))
+		case f == r.Name:
+			v.add(fp, "a route cannot fall back to itself")
+		case embeddings(byName[f]) != embeddings(r):
+			v.add(fp, "%s serves a different kind of request than %s", v.str(fp, f), quote(r.Name))
+		}
 	}
 }

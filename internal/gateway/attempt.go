@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
+	"slices"
 	"strconv"
 	"time"
 
@@ -25,7 +26,7 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) out
 		writeError(w, c.f, aerr)
 		return outcome{status: aerr.status, reason: aerr.code}
 	}
-	st := &callState{maxAttempts: -1, used: map[string]bool{}}
+	st := &callState{used: map[string]bool{}}
 	out := g.serveRoutes(ctx, w, c, st)
 	g.settleKey(keyRes, out)
 	return out
@@ -34,7 +35,9 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) out
 // callState is what a call accumulates across routes and attempts.
 type callState struct {
 	attempts    int
-	maxAttempts int // of the first route; -1 until set
+	// routeAttempts counts the attempts on the route being tried; each
+	// route (the first and every fallback) gets its own max_attempts.
+	routeAttempts int
 	failures    []attemptFailure
 	// wait is the shortest time until some candidate would have headroom.
 	wait time.Duration
@@ -46,6 +49,11 @@ type callState struct {
 	// noCandidate: the last route tried has no deployment that can ever
 	// serve the request (context window, capability, tier).
 	noCandidate *router.NoCandidateError
+	// filtered is a content-filter refusal held back while the route's
+	// content_filter_fallbacks try; written if none serves.
+	filtered *filteredError
+	// stop ends the pass over the current route's candidates.
+	stop bool
 	// queued is the time spent waiting in queues.
 	queued time.Duration
 	// used marks deployments already tried (hedges take candidates ahead
@@ -66,20 +74,55 @@ func (st *callState) noteWait(d time.Duration) {
 
 func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *call, st *callState) outcome {
 	routes := append([]string{c.route}, g.fallbacks[c.route]...)
-	for i, route := range routes {
+	for i := 0; i < len(routes); i++ {
+		route := routes[i]
 		c.serving = route
 		if i > 0 {
 			st.fallback = route
 			w.Header().Set(headerFallback, route)
 		}
+		st.routeAttempts = 0
 		out, done := g.serveRoute(ctx, w, c, route, st)
 		if done {
 			return out
 		}
+		routes = g.degrade(routes, i, route, st)
+	}
+	if f := st.filtered; f != nil {
+		return g.writeUpstreamError(w, c, f.up, f.err)
 	}
 	aerr := g.finalError(c, st)
 	writeError(w, c.f, aerr)
 	return outcome{status: aerr.status, attempts: st.attempts, reason: aerr.code, fallback: st.fallback}
+}
+
+// degrade inserts the route's special fallbacks right after it when they
+// apply: context_fallbacks when the prompt fit no deployment's window,
+// content_filter_fallbacks when a content filter refused the request.
+func (g *Gateway) degrade(routes []string, i int, route string, st *callState) []string {
+	var extra []string
+	if st.noCandidate != nil && st.noCandidate.Only(router.FilterContext) {
+		extra = append(extra, g.cfgRoute(route).ContextFallbacks...)
+	}
+	if st.filtered != nil && st.filtered.route == route {
+		extra = append(extra, g.cfgRoute(route).ContentFilterFallbacks...)
+	}
+	var add []string
+	for _, r := range extra {
+		if !slices.Contains(routes, r) && !slices.Contains(add, r) {
+			add = append(add, r)
+		}
+	}
+	return slices.Insert(routes, i+1, add...)
+}
+
+func (g *Gateway) cfgRoute(name string) *config.Route {
+	for i := range g.cfg.Routes {
+		if g.cfg.Routes[i].Name == name {
+			return &g.cfg.Routes[i]
+		}
+	}
+	return &config.Route{}
 }
 
 // serveRoute tries the route's plan, waiting in its queue while no
@@ -158,6 +201,7 @@ func (g *Gateway) queueExit(ctx context.Context, err error) (outcome, bool) {
 // first charged its estimate in the limiter; one without headroom is
 // skipped (noting when it would have headroom).
 func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, route string, st *callState) (outcome, bool) {
+	st.noCandidate = nil
 	plan, err := g.router.Plan(g.planRequest(c, route))
 	var none *router.NoCandidateError
 	if errors.As(err, &none) {
@@ -167,11 +211,9 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 	if err != nil {
 		return outcome{}, false
 	}
-	if st.maxAttempts < 0 {
-		st.maxAttempts = plan.MaxAttempts
-	}
+
 	for i, dep := range plan.Candidates {
-		if st.attempts >= st.maxAttempts {
+		if st.routeAttempts >= plan.MaxAttempts {
 			return outcome{}, false
 		}
 		if st.used[dep.Name] {
@@ -187,12 +229,13 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		}
 		st.leaveQueue()
 		st.attempts++
+		st.routeAttempts++
 		st.used[dep.Name] = true
 		var r attemptResult
 		if g.hedges[c.serving] != nil && i+1 < len(plan.Candidates) {
 			r = g.race(ctx, w, c, up, res, st, plan.Candidates[i+1:])
 		} else {
-			r = g.attempt(ctx, w, c, up, res, st.attempts)
+			r = g.attempt(ctx, w, c, up, res, st.attempts, st)
 		}
 		if r.done {
 			r.out.attempts = st.attempts
@@ -200,6 +243,10 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 			return r.out, true
 		}
 		st.failures = append(st.failures, r.failure)
+		if st.stop {
+			st.stop, st.skipped = false, 0
+			return outcome{}, false // leave this route: a content filter refused
+		}
 	}
 	return outcome{}, false
 }
@@ -368,3 +415,15 @@ type attemptFailure struct {
 	// cannot do, an estimate it cannot make).
 	clientErr *apiError
 }
+
+// filteredError is a provider's content-filter refusal, kept to answer
+// with if no content_filter_fallbacks route serves the request.
+type filteredError struct {
+	route string
+	up    *upstream
+	err   *provider.Error
+}
+
+// isContentFilter reports whether an upstream client error is a content
+// filter's refusal (Azure: code content_filter, providers.md §5.7).
+func isContentFilter(e *provider.Error) bool { return e.Code == "content_filter" }

@@ -140,6 +140,7 @@ func (g *Gateway) race(ctx context.Context, w http.ResponseWriter, c *call, up *
 			if u, r, ok := g.hedgeCandidate(ctx, c, st, rest); ok {
 				hedged = true
 				st.attempts++
+				st.routeAttempts++
 				g.metrics.hedges.WithLabelValues(c.serving).Inc()
 				run(u, r, st.attempts)
 				pending++
@@ -154,7 +155,10 @@ func (g *Gateway) race(ctx context.Context, w http.ResponseWriter, c *call, up *
 			g.dropOthers(results, cancels, x.idx, pending)
 			var out attemptResult
 			if x.s == nil {
-				out = g.written(w, c, x.up, x.r)
+				out = g.written(w, c, x.up, x.r, st)
+				if !out.done {
+					return out
+				}
 			} else {
 				out = g.complete(ctx, w, c, x.s)
 			}

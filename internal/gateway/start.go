@@ -35,19 +35,27 @@ type started struct {
 }
 
 // attempt runs one candidate to the end.
-func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation, n int) attemptResult {
+func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation, n int, st *callState) attemptResult {
 	s, r := g.start(ctx, c, up, res, n)
 	if s == nil {
-		return g.written(w, c, up, r)
+		return g.written(w, c, up, r, st)
 	}
 	return g.complete(ctx, w, c, s)
 }
 
-// written writes an upstream client error a start returned.
-func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemptResult) attemptResult {
-	if r.clientErr != nil {
-		r.out = g.writeUpstreamError(w, c, up, r.clientErr)
+// written writes an upstream client error a start returned — unless it is
+// a content filter's refusal and the route has content_filter_fallbacks,
+// which then get their turn (the refusal is written only if they fail).
+func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemptResult, st *callState) attemptResult {
+	if r.clientErr == nil {
+		return r
 	}
+	if isContentFilter(r.clientErr) && len(g.cfgRoute(c.serving).ContentFilterFallbacks) > 0 {
+		st.filtered = &filteredError{route: c.serving, up: up, err: r.clientErr}
+		st.stop = true
+		return attemptResult{failure: attemptFailure{deployment: up.dep.Name, err: r.clientErr}}
+	}
+	r.out = g.writeUpstreamError(w, c, up, r.clientErr)
 	return r
 }
 
