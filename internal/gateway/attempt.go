@@ -34,11 +34,11 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) out
 
 // callState is what a call accumulates across routes and attempts.
 type callState struct {
-	attempts    int
+	attempts int
 	// routeAttempts counts the attempts on the route being tried; each
 	// route (the first and every fallback) gets its own max_attempts.
 	routeAttempts int
-	failures    []attemptFailure
+	failures      []attemptFailure
 	// wait is the shortest time until some candidate would have headroom.
 	wait time.Duration
 	// exceeded: candidates whose limits can never fit the request.
