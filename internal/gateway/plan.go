@@ -19,11 +19,64 @@ import (
 func (g *Gateway) planRequest(c *call, route string) router.Request {
 	req := router.Request{Route: route, Needs: needs(c), Tier: c.key.Tier}
 	if deps, ok := g.router.Route(route); ok && len(deps) > 0 {
+		// The context filter needs the prompt's size in tokens, not the
+		// providers' character-based admission charge.
 		if cost, err := g.cost(c, deps[0]); err == nil {
-			req.InputTokens, req.OutputTokens = int(cost.Input), int(cost.Output)
+			req.InputTokens, req.OutputTokens = c.estimates[deps[0].Family].Prompt, int(cost.Output)
 		}
 	}
+	if c.op == provider.OpChat {
+		req.ExactInput = func(family string) int { return g.exactInput(c, family) }
+	}
 	return req
+}
+
+// exactInput counts the prompt exactly (tiktoken; for Claude families an
+// o200k count with a safety factor), for the router's context-window
+// filter when the fast estimate is within 10% of a window. The per-message
+// overhead follows the OpenAI cookbook: 3 per message, 3 to prime the reply.
+func (g *Gateway) exactInput(c *call, family string) int {
+	texts, messages := promptTexts(c)
+	n := 3 + 3*messages
+	for _, t := range texts {
+		n += g.estimator.Exact(t, family)
+	}
+	return n
+}
+
+// promptTexts returns the text of c's prompt (system and every message)
+// and the number of messages.
+func promptTexts(c *call) ([]string, int) {
+	var texts []string
+	if c.f == formatAnthropic {
+		req, aerr := c.decodeAnthropic()
+		if aerr != nil {
+			return nil, 0
+		}
+		texts = append(texts, req.System.String())
+		for _, m := range req.Messages {
+			for _, b := range m.Content.AsBlocks() {
+				texts = append(texts, b.Text, string(b.Input), string(b.Content))
+			}
+		}
+		return texts, len(req.Messages)
+	}
+	req, aerr := c.decodeOpenAI()
+	if aerr != nil {
+		return nil, 0
+	}
+	for _, m := range req.Messages {
+		texts = append(texts, m.Content.String(), m.Name)
+		for _, tc := range m.ToolCalls {
+			texts = append(texts, tc.Function.Name, tc.Function.Arguments)
+		}
+	}
+	for _, t := range req.Tools {
+		if t.Function != nil {
+			texts = append(texts, t.Function.Name, t.Function.Description, string(t.Function.Parameters))
+		}
+	}
+	return texts, len(req.Messages)
 }
 
 // Structural markers of the capabilities a request uses. A key with

@@ -97,3 +97,31 @@ func TestAdminExplain(t *testing.T) {
 		t.Fatal("explain sent a request upstream")
 	}
 }
+
+// Near a context window the router asks for an exact count, which can
+// admit a prompt the over-estimate would have refused.
+func TestExactCountNearWindow(t *testing.T) {
+	prompt := strings.Repeat("hello world ", 300) // ~600 tokens exactly, estimated higher
+	body := `{"model":"one","max_tokens":10,"messages":[{"role":"user","content":"` + prompt + `"}]}`
+	env := newLimitsEnv(t, func(*config.Config) {})
+	c, _ := scanChat(formatOpenAI, []byte(body))
+	c.key = &config.Key{}
+	exact := env.g.exactInput(c, "gpt-4o-mini")
+	env.g.cost(c, &env.g.cfg.Deployments[0])
+	promptEst := c.estimates["gpt-4o-mini"].Prompt
+	if exact < 600 || exact > 620 || promptEst <= exact {
+		t.Fatalf("exact %d, estimate %d: want exact ≈ 603 and the estimate above it", exact, promptEst)
+	}
+	// A window the estimate overshoots by under 10% but the exact count
+	// fits: the router counts exactly and serves it.
+	window := int(float64(promptEst+10) / 1.09)
+	if window < exact+10 {
+		t.Fatalf("test setup: window %d below the exact need %d", window, exact+10)
+	}
+	env2 := newLimitsEnv(t, func(c *config.Config) {
+		c.Deployments[0].ContextWindow = window
+	})
+	if rec := post(env2.g, "/v1/chat/completions", body); rec.Code != 200 {
+		t.Fatalf("a prompt that fits exactly was refused: %d %s", rec.Code, rec.Body)
+	}
+}

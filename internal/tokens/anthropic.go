@@ -51,7 +51,7 @@ func (e *Estimator) AnthropicMessages(body []byte, family string) (Estimate, err
 	if err != nil {
 		return Estimate{}, fmt.Errorf("tokens: anthropic messages: %w", err)
 	}
-	est := Estimate{Input: w.input(), Output: w.maxTokens}
+	est := Estimate{Input: w.input(), Prompt: w.input() - w.p.textTokens(&w.m) + w.p.promptTokens(&w.m), Output: w.maxTokens}
 	if !w.maxTokensSet {
 		return est, fmt.Errorf("tokens: anthropic messages: %w", ErrNoMaxTokens)
 	}

@@ -27,7 +27,7 @@ func (e *Estimator) Embeddings(body []byte, family string) (Estimate, error) {
 	if err != nil {
 		return Estimate{}, fmt.Errorf("tokens: embeddings: %w", err)
 	}
-	return Estimate{Input: w.p.textTokens(&w.m) + w.ids}, nil
+	return Estimate{Input: w.p.textTokens(&w.m) + w.ids, Prompt: w.p.promptTokens(&w.m) + w.ids}, nil
 }
 
 // embedWalk accumulates one embeddings body.

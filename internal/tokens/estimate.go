@@ -31,6 +31,10 @@ type Estimate struct {
 	// Input is the prompt tokens estimate, including per-message overhead,
 	// tool schemas, images, audio and documents.
 	Input int
+	// Prompt is the estimated prompt size in the model's tokens, for
+	// context-window checks: the tokenizer-faithful fast estimate, without
+	// the providers' character-based admission floor that Input carries.
+	Prompt int
 	// Output is what the provider reserves for output: on OpenAI and Azure
 	// n × (max_completion_tokens or max_tokens, or the default when
 	// absent); on Anthropic max_tokens.
@@ -138,11 +142,21 @@ func profileFor(family string) profile {
 // For OpenAI-family models the estimate is therefore the larger of the
 // two. Anthropic counts real tokens (and corrects during the request).
 func (p profile) textTokens(m *meter) int {
-	n := m.tokens()
+	n := p.promptTokens(m)
 	if p.claude {
-		return claudeScale(n)
+		return n
 	}
 	return max(n, (m.chars+3)/4)
+}
+
+// promptTokens is metered text in the model's tokens, without the
+// admission floor: the size a context window sees.
+func (p profile) promptTokens(m *meter) int {
+	n := m.tokens()
+	if p.claude {
+		n = claudeScale(n)
+	}
+	return n
 }
 
 func claudeScale(n int) int { return (n*claudeFactor + 9) / 10 }

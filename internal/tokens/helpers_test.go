@@ -32,3 +32,9 @@ func pngBase64(t testing.TB, w, h int) string {
 	}
 	return base64.StdEncoding.EncodeToString(buf.Bytes())
 }
+
+// noPrompt drops Estimate.Prompt, for tests about Input and Output.
+func noPrompt(e Estimate) Estimate {
+	e.Prompt = 0
+	return e
+}

@@ -67,7 +67,7 @@ func (e *Estimator) OpenAIChat(body []byte, family string, defaultMaxOutput int)
 	if w.nSet && w.n > 1 {
 		n = w.n
 	}
-	return Estimate{Input: w.input(), Output: n * max(out, 0)}, nil
+	return Estimate{Input: w.input(), Prompt: w.prompt(), Output: n * max(out, 0)}, nil
 }
 
 // chatWalk accumulates one chat body.
@@ -85,6 +85,11 @@ type chatWalk struct {
 	maxTokensSet     bool
 	maxCompletionSet bool
 	nSet             bool
+}
+
+// prompt is input without the admission floor (Estimate.Prompt).
+func (w *chatWalk) prompt() int {
+	return w.input() - w.p.textTokens(&w.m) + w.p.promptTokens(&w.m)
 }
 
 func (w *chatWalk) input() int {

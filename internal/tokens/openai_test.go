@@ -118,7 +118,7 @@ func TestOpenAIChat(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			if got != tt.want {
+			if got.Prompt = 0; got != tt.want {
 				t.Errorf("OpenAIChat = %+v, want %+v", got, tt.want)
 			}
 		})
@@ -158,7 +158,7 @@ func TestOpenAIChatAPITypes(t *testing.T) {
 			textTok("gpt-4o", "Be brief <&>.", "ann", "What is in this image?", "c1", "look", `{"q":"cat"}`, "c1", "a cat", "look", "Look.", `{"type":"object"}`),
 		Output: 512,
 	}
-	if got != want {
+	if noPrompt(got) != want {
 		t.Errorf("OpenAIChat = %+v, want %+v", got, want)
 	}
 }
@@ -266,4 +266,19 @@ func TestCookbookExamples(t *testing.T) {
 		t.Errorf("fast estimate %d, want within [101, 1.6×101]", est.Input)
 	}
 	t.Logf("tools example: API 101, estimate %d (%.2f×)", est.Input, float64(est.Input)/101)
+}
+
+// Prompt is the context-window size without the character-based admission
+// floor: for English prose (over four characters a token) it is below
+// Input, and never above it.
+func TestPromptBelowAdmission(t *testing.T) {
+	prose := strings.Repeat("The quick brown fox jumps over the lazy dog near the riverbank. ", 40)
+	body := `{"messages":[{"role":"user","content":"` + prose + `"}]}`
+	got, err := NewEstimator().OpenAIChat([]byte(body), "gpt-4o", 100)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Prompt >= got.Input || got.Prompt <= 0 {
+		t.Fatalf("Prompt %d, Input %d: want 0 < Prompt < Input for prose", got.Prompt, got.Input)
+	}
 }
