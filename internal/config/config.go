@@ -179,6 +179,14 @@ type Route struct {
 	ContentFilterFallbacks []string `yaml:"content_filter_fallbacks"`
 	// Timeouts bound each attempt on this route's deployments.
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Deadline bounds the whole degradation chain of a request on this
+	// route: every attempt, wait and fallback. 0: no bound beyond the
+	// attempts' own timeouts and max_wait.
+	Deadline time.Duration `yaml:"deadline"`
+	// RetryBackoff is the base of the jittered exponential backoff before
+	// the second and later attempts (base, 2×base, ... capped at 2 s, each
+	// times a random 0.5–1). 0 (default): retry another deployment at once.
+	RetryBackoff time.Duration `yaml:"retry_backoff"`
 	// Hedge, when set, sends a request whose first token is late to a
 	// second deployment too; the first to answer wins.
 	Hedge *Hedge `yaml:"hedge"`

@@ -6,6 +6,8 @@ import "time"
 // timeouts apply to all its deployments; a deployment's non-zero values
 // override them.
 type Timeouts struct {
+	// Connect bounds establishing a new connection to the provider.
+	Connect time.Duration `yaml:"connect"`
 	// FirstToken bounds the time from sending to the first streamed event
 	// (or, for a non-streamed request, the response headers). When it
 	// fires nothing has reached the client yet, so the request moves on to
@@ -19,6 +21,9 @@ type Timeouts struct {
 
 // Merge returns t with o's non-zero values taking precedence.
 func (t Timeouts) Merge(o Timeouts) Timeouts {
+	if o.Connect > 0 {
+		t.Connect = o.Connect
+	}
 	if o.FirstToken > 0 {
 		t.FirstToken = o.FirstToken
 	}

@@ -459,6 +459,8 @@ func (v *validator) routes(deployments map[string]*Deployment) map[string]bool {
 		atLeast0(v, p+".max_attempts", r.MaxAttempts)
 		atLeast0(v, p+".max_wait", r.MaxWait)
 		v.timeouts(p+".timeouts", r.Timeouts)
+		atLeast0(v, p+".deadline", r.Deadline)
+		atLeast0(v, p+".retry_backoff", r.RetryBackoff)
 		v.hedge(p+".hedge", r.Hedge)
 	}
 	return names
@@ -740,6 +742,7 @@ func (v *validator) fault(p string, f SimFault) {
 }
 
 func (v *validator) timeouts(p string, t Timeouts) {
+	atLeast0(v, p+".connect", t.Connect)
 	atLeast0(v, p+".first_token", t.FirstToken)
 	atLeast0(v, p+".chunk_gap", t.ChunkGap)
 	atLeast0(v, p+".total", t.Total)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"math/rand/v2"
 	"net/http"
 	"slices"
 	"strconv"
@@ -27,7 +28,21 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) out
 		return outcome{status: aerr.status, reason: aerr.code}
 	}
 	st := &callState{used: map[string]bool{}}
+	client := ctx
+	if d := g.cfgRoute(c.route).Deadline; d > 0 {
+		var cancel context.CancelFunc
+		ctx, cancel = context.WithTimeoutCause(ctx, g.real(d), errChainDeadline)
+		defer cancel()
+	}
 	out := g.serveRoutes(ctx, w, c, st)
+	if out.status == 499 && client.Err() == nil && errors.Is(context.Cause(ctx), errChainDeadline) {
+		// The chain's deadline, not the client, ended it; nothing was
+		// written yet.
+		aerr := &apiError{status: http.StatusGatewayTimeout, code: "deadline_exceeded",
+			message: fmt.Sprintf("No deployment answered within route %s's deadline of %s.", quote(c.route), g.cfgRoute(c.route).Deadline)}
+		writeError(w, c.f, aerr)
+		out.status, out.reason = aerr.status, aerr.code
+	}
 	g.settleKey(keyRes, out)
 	return out
 }
@@ -228,6 +243,10 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 			continue
 		}
 		st.leaveQueue()
+		if err := g.backoff(ctx, route, st.routeAttempts); err != nil {
+			g.cancel(res)
+			return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
+		}
 		st.attempts++
 		st.routeAttempts++
 		st.used[dep.Name] = true
@@ -300,7 +319,7 @@ func watchdogCause(actx, ctx context.Context, err error) error {
 // timeoutsFor merges the route's and the deployment's timeouts.
 func (g *Gateway) timeoutsFor(route string, dep *config.Deployment) timeouts {
 	t := g.timeouts[route].Merge(g.depTimeouts[dep.Name])
-	return timeouts{firstToken: t.FirstToken, chunkGap: t.ChunkGap, total: t.Total}
+	return timeouts{connect: g.real(t.Connect), firstToken: g.real(t.FirstToken), chunkGap: g.real(t.ChunkGap), total: g.real(t.Total)}
 }
 
 // sendFailed handles an upstream that answered with an error (or not at
@@ -427,3 +446,25 @@ type filteredError struct {
 // isContentFilter reports whether an upstream client error is a content
 // filter's refusal (Azure: code content_filter, providers.md §5.7).
 func isContentFilter(e *provider.Error) bool { return e.Code == "content_filter" }
+
+// errChainDeadline is the cause when a route's deadline ends a request.
+var errChainDeadline = errors.New("the route's deadline passed")
+
+// backoff waits before a further attempt on a route with retry_backoff:
+// base × 2^(n-1), capped at 2 s, times a random factor in [0.5, 1).
+func (g *Gateway) backoff(ctx context.Context, route string, done int) error {
+	base := g.cfgRoute(route).RetryBackoff
+	if base <= 0 || done == 0 {
+		return nil
+	}
+	d := min(base<<min(done-1, 10), 2*time.Second)
+	d = time.Duration(float64(d) * (0.5 + rand.Float64()/2))
+	t := time.NewTimer(g.real(d))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}

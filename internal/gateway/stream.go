@@ -65,7 +65,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 		err = nil
 	}
 	var reported *errReported
-	if err != nil && !errors.As(err, &reported) && ctx.Err() == nil {
+	if err != nil && !errors.As(err, &reported) && (ctx.Err() == nil || errors.Is(context.Cause(ctx), errChainDeadline)) {
 		name, data := streamErrorEvent(c.f, http.StatusBadGateway, "The upstream stream failed: "+err.Error())
 		sw.Event(name, data)
 	}

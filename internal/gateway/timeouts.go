@@ -9,6 +9,8 @@ import (
 
 // timeouts bound one attempt. Zero means no bound.
 type timeouts struct {
+	// connect bounds dialing a new connection.
+	connect time.Duration
 	// firstToken bounds the time from sending to the first event of a
 	// stream, or to the response headers of a non-streamed request.
 	firstToken time.Duration
@@ -52,6 +54,9 @@ type watchdog struct {
 // when the attempt ends.
 func startWatchdog(parent context.Context, t timeouts) (context.Context, *watchdog) {
 	ctx, cancel := context.WithCancelCause(parent)
+	if t.connect > 0 {
+		ctx = context.WithValue(ctx, connectTimeoutKey{}, t.connect)
+	}
 	w := &watchdog{cancel: cancel, cancelTotal: func() {}, t: t}
 	if t.total > 0 {
 		ctx, w.cancelTotal = context.WithTimeoutCause(ctx, t.total, errTotalTimeout)

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"log/slog"
 	"net/http/httptest"
 	"strings"
@@ -105,5 +106,38 @@ func TestTimeoutsMerge(t *testing.T) {
 	want := config.Timeouts{FirstToken: 2 * time.Second, ChunkGap: 3 * time.Second, Total: time.Minute}
 	if got != want {
 		t.Fatalf("Merge = %+v, want %+v", got, want)
+	}
+}
+
+// A route's deadline bounds the whole chain: when no deployment answers in
+// time the client gets 504 in its own format, promptly.
+func TestRouteDeadline(t *testing.T) {
+	g := timeoutEnv(t, []sim.Fault{{Kind: "slow_first_token", Rate: 1, Delay: 10 * time.Second}}, config.Timeouts{})
+	g.cfg.Routes[0].Deadline = 200 * time.Millisecond
+	for _, path := range []string{"/v1/chat/completions", "/v1/messages"} {
+		start := time.Now()
+		rec := post(g, path, `{"model":"chat","max_tokens":5,"messages":[{"role":"user","content":"hi"}]}`)
+		if rec.Code != 504 || !strings.Contains(rec.Body.String(), "deadline") {
+			t.Fatalf("%s: %d %s", path, rec.Code, rec.Body)
+		}
+		if path == "/v1/messages" && !strings.Contains(rec.Body.String(), `"type":"error"`) {
+			t.Fatalf("not in Anthropic's format: %s", rec.Body)
+		}
+		if time.Since(start) > 5*time.Second {
+			t.Fatal("the deadline did not cut the chain")
+		}
+	}
+}
+
+func TestRetryBackoffStopsWithContext(t *testing.T) {
+	g := timeoutEnv(t, nil, config.Timeouts{})
+	g.cfg.Routes[0].RetryBackoff = time.Hour
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := g.backoff(ctx, "chat", 1); err == nil {
+		t.Fatal("backoff ignored a cancelled context")
+	}
+	if err := g.backoff(context.Background(), "chat", 0); err != nil {
+		t.Fatal("the first attempt must not back off")
 	}
 }
