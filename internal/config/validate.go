@@ -524,17 +524,9 @@ func (v *validator) fallbacks(routes map[string]bool) {
 		v.extraFallbacks(fmt.Sprintf("routes[%d].content_filter_fallbacks", i), r, r.ContentFilterFallbacks, routes, byName, embeddings)
 		for j, f := range r.Fallbacks {
 			fp := fmt.Sprintf("routes[%d].fallbacks[%d]", i, j)
-			switch {
-			case !v.required(fp, f):
-			case !routes[f]:
-				v.add(fp, "%s is not defined in routes", v.str(fp, f))
-			case f == r.Name:
-				v.add(fp, "a route cannot fall back to itself")
-			case embeddings(byName[f]) != embeddings(r):
-				v.add(fp, "%s serves a different kind of request than %s", v.str(fp, f), quote(r.Name))
 			// With the edge r → f in the graph, f leads back to r exactly
 			// when both are in one strongly connected component.
-			case component[f] == component[r.Name]:
+			if v.fallbackTarget(fp, f, r, routes, byName, embeddings) && component[f] == component[r.Name] {
 				v.add(fp, "fallback %s leads back to %s (a cycle)", v.str(fp, f), quote(r.Name))
 			}
 		}
@@ -769,15 +761,23 @@ func (v *validator) hedge(p string, h *Hedge) {
 // followed further, so they cannot loop.
 func (v *validator) extraFallbacks(p string, r *Route, list []string, routes map[string]bool, byName map[string]*Route, embeddings func(*Route) bool) {
 	for j, f := range list {
-		fp := fmt.Sprintf("%s[%d]", p, j)
-		switch {
-		case !v.required(fp, f):
-		case !routes[f]:
-			v.add(fp, "%s is not defined in routes", v.str(fp, f))
-		case f == r.Name:
-			v.add(fp, "a route cannot fall back to itself")
-		case embeddings(byName[f]) != embeddings(r):
-			v.add(fp, "%s serves a different kind of request than %s", v.str(fp, f), quote(r.Name))
-		}
+		v.fallbackTarget(fmt.Sprintf("%s[%d]", p, j), f, r, routes, byName, embeddings)
 	}
+}
+
+// fallbackTarget checks that f, a fallback of r at path fp, is a defined
+// route of the same kind other than r; it reports whether it is.
+func (v *validator) fallbackTarget(fp, f string, r *Route, routes map[string]bool, byName map[string]*Route, embeddings func(*Route) bool) bool {
+	switch {
+	case !v.required(fp, f):
+	case !routes[f]:
+		v.add(fp, "%s is not defined in routes", v.str(fp, f))
+	case f == r.Name:
+		v.add(fp, "a route cannot fall back to itself")
+	case embeddings(byName[f]) != embeddings(r):
+		v.add(fp, "%s serves a different kind of request than %s", v.str(fp, f), quote(r.Name))
+	default:
+		return true
+	}
+	return false
 }
