@@ -104,17 +104,7 @@ func (d *driver) run(ctx context.Context, reqs []benchRequest, start time.Time, 
 
 // sleepUntil waits until the clock reads t.
 func (d *driver) sleepUntil(ctx context.Context, timer *time.Timer, t time.Time) error {
-	wait := d.env.clock.real(t.Sub(d.env.clock.Now()))
-	if wait <= 0 {
-		return ctx.Err()
-	}
-	timer.Reset(wait)
-	select {
-	case <-timer.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return d.env.clock.sleepUntil(ctx, timer, t)
 }
 
 // send sends one request and records how it ended.
