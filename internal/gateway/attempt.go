@@ -251,6 +251,9 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		st.routeAttempts++
 		st.used[dep.Name] = true
 		var r attemptResult
+		if h := g.hedges[c.serving]; h != nil {
+			h.budget.request() // every request of the route counts toward the budget
+		}
 		if g.hedges[c.serving] != nil && i+1 < len(plan.Candidates) {
 			r = g.race(ctx, w, c, up, res, st, plan.Candidates[i+1:])
 		} else {
@@ -324,17 +327,25 @@ func (g *Gateway) timeoutsFor(route string, dep *config.Deployment) timeouts {
 
 // sendFailed handles an upstream that answered with an error (or not at
 // all) before anything reached the client.
-func (g *Gateway) sendFailed(ctx context.Context, up *upstream, res ratelimit.Reservation, err error) attemptResult {
+func (g *Gateway) sendFailed(ctx context.Context, c *call, up *upstream, res ratelimit.Reservation, err error) attemptResult {
 	name := up.dep.Name
 	var pe *provider.Error
 	if !errors.As(err, &pe) {
 		pe = &provider.Error{Class: provider.ClassRetryable, Err: err}
 	}
-	g.recordFailure(name, pe)
-	switch {
-	case ctx.Err() != nil:
+	if ctx.Err() != nil {
+		// The client left, or this attempt lost a hedging race: not the
+		// deployment's failure.
 		g.cancel(res)
 		return attemptResult{done: true, out: outcome{status: 499, deployment: name, reason: "client_closed"}}
+	}
+	g.recordFailure(name, pe)
+	if errors.Is(pe.Err, errFirstTokenTimeout) {
+		// A deployment whose first token never comes must look slow to
+		// the latency strategy, not unsampled.
+		g.health.ObserveTTFT(name, g.timeoutsFor(c.serving, up.dep).firstToken)
+	}
+	switch {
 	case pe.Class == provider.ClassRateLimited:
 		g.metrics.upstream429.WithLabelValues(name).Inc()
 		g.cancel(res)

@@ -114,7 +114,6 @@ type raced struct {
 func (g *Gateway) race(ctx context.Context, w http.ResponseWriter, c *call, up *upstream, res ratelimit.Reservation,
 	st *callState, rest []*config.Deployment) attemptResult {
 	h := g.hedges[c.serving]
-	h.budget.request()
 	results := make(chan raced, 2)
 	var cancels []context.CancelFunc
 	run := func(u *upstream, r ratelimit.Reservation, n int) {

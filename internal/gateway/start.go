@@ -2,6 +2,7 @@ package gateway
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
@@ -74,7 +75,7 @@ func (g *Gateway) start(ctx context.Context, c *call, up *upstream, res ratelimi
 	resp, err := up.adapter.Send(actx, p.req)
 	if err != nil {
 		wd.stop()
-		return nil, g.sendFailed(ctx, up, res, watchdogCause(actx, ctx, err))
+		return nil, g.sendFailed(ctx, c, up, res, watchdogCause(actx, ctx, err))
 	}
 	g.learn(ctx, up, resp.Limits)
 	s := &started{up: up, res: res, p: p, resp: resp, wd: wd, n: n}
@@ -94,6 +95,9 @@ func (g *Gateway) start(ctx context.Context, c *call, up *upstream, res ratelimi
 		g.settleRequestOnly(res)
 		pe := &provider.Error{Account: up.dep.Account, Class: provider.ClassRetryable, Err: err}
 		g.recordFailure(name, pe)
+		if errors.Is(err, errFirstTokenTimeout) {
+			g.health.ObserveTTFT(name, g.timeoutsFor(c.serving, up.dep).firstToken)
+		}
 		return nil, attemptResult{failure: attemptFailure{deployment: name, err: pe}}
 	}
 	wd.token()
