@@ -140,9 +140,8 @@ func (h headroom) Headroom(dep *config.Deployment) float64 {
 	if lim.IsZero() {
 		return 1
 	}
-	ctx, cancel := context.WithTimeout(context.Background(), 50*time.Millisecond)
-	defer cancel()
-	st, err := h.g.limiter.State(ctx, depKey(dep.Name), lim)
+	// Only set with the in-memory limiter, which never blocks.
+	st, err := h.g.limiter.State(context.Background(), depKey(dep.Name), lim)
 	if err != nil {
 		return 1
 	}
