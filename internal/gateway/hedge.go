@@ -152,17 +152,11 @@ func (g *Gateway) race(ctx context.Context, w http.ResponseWriter, c *call, up *
 				continue
 			}
 			g.dropOthers(results, cancels, x.idx, pending)
-			var out attemptResult
+			defer cancels[x.idx]()
 			if x.s == nil {
-				out = g.written(w, c, x.up, x.r, st)
-				if !out.done {
-					return out
-				}
-			} else {
-				out = g.complete(ctx, w, c, x.s)
+				return g.written(w, c, x.up, x.r, st)
 			}
-			cancels[x.idx]()
-			return out
+			return g.complete(ctx, w, c, x.s)
 		}
 	}
 	st.failures = append(st.failures, fails[:len(fails)-1]...)
