@@ -116,10 +116,12 @@ func (g *Gateway) race(ctx context.Context, w http.ResponseWriter, c *call, up *
 	h := g.hedges[c.serving]
 	results := make(chan raced, 2)
 	var cancels []context.CancelFunc
+	var runners []runner
 	run := func(u *upstream, r ratelimit.Reservation, n int) {
 		rctx, cancel := context.WithCancel(ctx)
 		idx := len(cancels)
 		cancels = append(cancels, cancel)
+		runners = append(runners, runner{name: u.dep.Name, started: g.now()})
 		go func() {
 			s, ar := g.start(rctx, c, u, r, n)
 			results <- raced{idx: idx, s: s, r: ar, up: u}
@@ -151,6 +153,7 @@ func (g *Gateway) race(ctx context.Context, w http.ResponseWriter, c *call, up *
 				fails = append(fails, x.r.failure)
 				continue
 			}
+			g.slowLosers(runners, x.idx, x.s != nil)
 			g.dropOthers(results, cancels, x.idx, pending)
 			defer cancels[x.idx]()
 			if x.s == nil {
@@ -161,6 +164,27 @@ func (g *Gateway) race(ctx context.Context, w http.ResponseWriter, c *call, up *
 	}
 	st.failures = append(st.failures, fails[:len(fails)-1]...)
 	return attemptResult{failure: fails[len(fails)-1]}
+}
+
+// runner is one deployment racing in a hedge.
+type runner struct {
+	name    string
+	started time.Time
+}
+
+// slowLosers records, for every runner that lost to a winner's first
+// token, the time it had waited without one: a lower bound of its time to
+// first token, so the latency strategy sees a slow deployment as slow
+// rather than as unsampled (its attempts are cancelled, never timed).
+func (g *Gateway) slowLosers(runners []runner, winner int, won bool) {
+	if !won {
+		return
+	}
+	for i, r := range runners {
+		if i != winner {
+			g.health.ObserveTTFT(r.name, g.now().Sub(r.started))
+		}
+	}
 }
 
 // dropOthers cancels every runner but the winner and releases what they
