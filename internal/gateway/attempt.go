@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/health"
 	"github.com/llmux/llmux/internal/provider"
 	"github.com/llmux/llmux/internal/ratelimit"
 	"github.com/llmux/llmux/internal/router"
@@ -238,8 +239,13 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 			return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
 		}
 		up := g.upstreams[dep.Name]
+		permit, admitted := g.breakerAdmits(dep.Name)
+		if !admitted {
+			continue
+		}
 		res, ok := g.reserve(ctx, c, dep, st)
 		if !ok {
+			permit.Release()
 			continue
 		}
 		st.leaveQueue()
@@ -259,6 +265,7 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		} else {
 			r = g.attempt(ctx, w, c, up, res, st.attempts, st)
 		}
+		permit.Release() // the outcome itself went to the tracker by name
 		if r.done {
 			r.out.attempts = st.attempts
 			r.out.fallback = st.fallback
@@ -478,4 +485,20 @@ func (g *Gateway) backoff(ctx context.Context, route string, done int) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// breakerAdmits asks the circuit breaker whether a deployment may take this
+// attempt. An open circuit, or a half-open one whose probe slots are taken,
+// refuses; the returned permit holds a probe slot until released. A
+// deployment merely cooling down is still tried (last, as the plan orders
+// it) rather than failing the request.
+func (g *Gateway) breakerAdmits(name string) (*health.Permit, bool) {
+	p, ok := g.health.Acquire(name)
+	if ok {
+		return &p, true
+	}
+	if g.health.Snapshot(name).State != health.Closed {
+		return nil, false
+	}
+	return &health.Permit{}, true // the zero Permit holds nothing
 }

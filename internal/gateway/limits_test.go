@@ -328,3 +328,35 @@ func TestCircuitOpensOnRepeatedFailures(t *testing.T) {
 		t.Fatal("metrics do not show a's open circuit")
 	}
 }
+
+// An open circuit takes no requests; after its open time one probe goes
+// through, and a failed probe opens it again at once.
+func TestOpenCircuitAndProbe(t *testing.T) {
+	env := newLimitsEnv(t, func(c *config.Config) { c.Routes[0].MaxWait = 0 })
+	env.sim.SetFaults([]sim.Fault{{Kind: "status", Status: 500, Rate: 1, Key: "sim-a"}})
+	for i := 0; i < 5; i++ {
+		post(env.g, "/v1/chat/completions", chat("one", 5))
+	}
+	sent := func() int64 { return env.sim.Stats().Keys["sim-a"].Requests }
+	before := sent()
+	if rec := post(env.g, "/v1/chat/completions", chat("one", 5)); rec.Code == 200 || sent() != before {
+		t.Fatalf("an open circuit took a request: %d, %d upstream", rec.Code, sent()-before)
+	}
+	env.clock.advance(31 * time.Second) // past the open time: half-open
+	post(env.g, "/v1/chat/completions", chat("one", 5))
+	if sent() != before+1 {
+		t.Fatalf("half-open sent %d probes, want 1", sent()-before)
+	}
+	post(env.g, "/v1/chat/completions", chat("one", 5))
+	if sent() != before+1 {
+		t.Fatal("a failed probe did not reopen the circuit")
+	}
+	env.sim.SetFaults(nil)
+	env.clock.advance(2 * time.Minute)
+	if rec := post(env.g, "/v1/chat/completions", chat("one", 5)); rec.Code != 200 {
+		t.Fatalf("a successful probe must close the circuit: %d", rec.Code)
+	}
+	if s := env.g.health.Snapshot("a"); s.State.String() != "closed" {
+		t.Fatalf("state after a good probe: %v", s.State)
+	}
+}
