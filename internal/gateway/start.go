@@ -89,7 +89,10 @@ func (g *Gateway) start(ctx context.Context, c *call, up *upstream, res ratelimi
 		wd.stop()
 		err = watchdogCause(actx, ctx, err)
 		if ctx.Err() != nil {
-			g.cancel(res)
+			// The client left, or this attempt lost a hedging race, after
+			// the request reached the provider, which counted it on
+			// arrival: the reservation stands (providers.md §1.8, §4.6).
+			g.notifyQueues()
 			return nil, attemptResult{done: true, out: outcome{status: 499, deployment: name, reason: "client_closed"}}
 		}
 		g.settleRequestOnly(res)
