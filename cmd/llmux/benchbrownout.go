@@ -49,13 +49,5 @@ issue 4 (the exit code does not depend on them) and one JSON line
 
 func benchBrownout(ctx context.Context, opt bench.BrownoutOptions, jsonOnly bool, stdout io.Writer) error {
 	rep, err := bench.Brownout(ctx, opt)
-	if err != nil {
-		return err
-	}
-	if !jsonOnly {
-		if err := rep.WriteText(stdout); err != nil {
-			return err
-		}
-	}
-	return rep.WriteJSON(stdout)
+	return printReport(rep, err, jsonOnly, stdout)
 }

@@ -47,13 +47,5 @@ on them) and one JSON line {"results":[...]}. Progress lines go to stderr.`,
 
 func benchLimits(ctx context.Context, opt bench.LimitsOptions, jsonOnly bool, stdout io.Writer) error {
 	rep, err := bench.Limits(ctx, opt)
-	if err != nil {
-		return err
-	}
-	if !jsonOnly {
-		if err := rep.WriteText(stdout); err != nil {
-			return err
-		}
-	}
-	return rep.WriteJSON(stdout)
+	return printReport(rep, err, jsonOnly, stdout)
 }

@@ -43,13 +43,5 @@ code does not depend on it) and one JSON line starting {"bench":"overhead".`,
 
 func benchOverhead(ctx context.Context, opt bench.Options, jsonOnly bool, stdout io.Writer) error {
 	rep, err := bench.Overhead(ctx, opt)
-	if err != nil {
-		return err
-	}
-	if !jsonOnly {
-		if err := rep.WriteText(stdout); err != nil {
-			return err
-		}
-	}
-	return rep.WriteJSON(stdout)
+	return printReport(rep, err, jsonOnly, stdout)
 }

@@ -3,7 +3,6 @@ package bench
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -32,14 +31,7 @@ func TestBrownoutReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := rep.WriteText(&out); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WriteJSON(&out); err != nil {
-		t.Fatal(err)
-	}
-	text := out.String()
+	text := renderReport(t, rep)
 	for _, want := range []string{
 		"GOMAXPROCS", "loadavg", "provider time", "time scale 0.1", "240/min", "the model alone",
 		"openai-1", "azure-1", "anthropic-1", "first-token timeout 8s", "budget 10%",
@@ -78,26 +70,10 @@ func TestBrownoutReport(t *testing.T) {
 // mode × phase, and that requests reached the providers.
 func checkBrownoutJSON(t *testing.T, text string) {
 	t.Helper()
-	lines := strings.Split(strings.TrimSpace(text), "\n")
-	var jsonLines []string
-	for _, l := range lines {
-		if strings.HasPrefix(l, "{") {
-			jsonLines = append(jsonLines, l)
-		}
-	}
-	if len(jsonLines) != 1 || jsonLines[0] != lines[len(lines)-1] {
-		t.Fatalf("want exactly one JSON line, last; got %d:\n%s", len(jsonLines), text)
-	}
-	var got map[string][]map[string]any
-	if err := json.Unmarshal([]byte(jsonLines[0]), &got); err != nil {
-		t.Fatalf("JSON line does not parse as {\"results\":[...]}: %v\n%s", err, jsonLines[0])
-	}
-	if len(got) != 1 || got["results"] == nil {
-		t.Fatalf("JSON line has keys other than results: %s", jsonLines[0])
-	}
+	results := resultsLine(t, text)
 	keys := []string{"cost_per_1k", "mode", "p50_ms", "p95_ms", "p99_ms", "phase", "requests", "success_rate", "upstream_per_request"}
 	var seen []string
-	for _, r := range got["results"] {
+	for _, r := range results {
 		have := make([]string, 0, len(r))
 		for k := range r {
 			have = append(have, k)

@@ -42,14 +42,7 @@ func TestLimitsReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := rep.WriteText(&out); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WriteJSON(&out); err != nil {
-		t.Fatal(err)
-	}
-	text := out.String()
+	text := renderReport(t, rep)
 	for _, want := range []string{
 		"GOMAXPROCS", "loadavg", "speedup 60", "30s of open-loop Poisson arrivals", "redis-server",
 		"openai-1", "openai-2", "azure-1", "anthropic-1", "aggregate", "capacity_used =",
@@ -72,27 +65,11 @@ func TestLimitsReport(t *testing.T) {
 // per replicas × strategy, and that requests reached the providers.
 func checkLimitsJSON(t *testing.T, text string) {
 	t.Helper()
-	lines := strings.Split(strings.TrimSpace(text), "\n")
-	var jsonLines []string
-	for _, l := range lines {
-		if strings.HasPrefix(l, "{") {
-			jsonLines = append(jsonLines, l)
-		}
-	}
-	if len(jsonLines) != 1 || jsonLines[0] != lines[len(lines)-1] {
-		t.Fatalf("want exactly one JSON line, last; got %d:\n%s", len(jsonLines), text)
-	}
-	var got map[string][]map[string]any
-	if err := json.Unmarshal([]byte(jsonLines[0]), &got); err != nil {
-		t.Fatalf("JSON line does not parse as {\"results\":[...]}: %v\n%s", err, jsonLines[0])
-	}
-	if len(got) != 1 || got["results"] == nil {
-		t.Fatalf("JSON line has keys other than results: %s", jsonLines[0])
-	}
+	results := resultsLine(t, text)
 	keys := []string{"capacity_used", "client_errors", "load", "queue_wait_p50_ms", "queue_wait_p99_ms",
 		"replicas", "shed", "strategy", "upstream_429", "upstream_requests"}
 	var seen []string
-	for _, r := range got["results"] {
+	for _, r := range results {
 		var have []string
 		for k := range r {
 			have = append(have, k)

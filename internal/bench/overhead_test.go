@@ -25,14 +25,7 @@ func TestOverheadReport(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var out bytes.Buffer
-	if err := rep.WriteText(&out); err != nil {
-		t.Fatal(err)
-	}
-	if err := rep.WriteJSON(&out); err != nil {
-		t.Fatal(err)
-	}
-	text := out.String()
+	text := renderReport(t, rep)
 	for _, want := range []string{
 		"GOMAXPROCS", "loadavg", "concurrency 2", "1 rounds",
 		"\nnon-stream\n", "\nstream (", "requests", "errors", "req/s", "p50", "p99", "ttfb p50",
