@@ -21,14 +21,6 @@ const (
 	numModes
 )
 
-// key is the mode's name in the JSON line.
-func (m mode) key() string {
-	if m == modeStream {
-		return "stream"
-	}
-	return "non_stream"
-}
-
 // title is the mode's name in the text report.
 func (m mode) title() string {
 	if m == modeStream {

@@ -82,12 +82,6 @@ func setServedHeaders(w http.ResponseWriter, deployment string, attempts int) {
 	h.Set(headerAttempts, strconv.Itoa(attempts))
 }
 
-func clearServedHeaders(w http.ResponseWriter) {
-	h := w.Header()
-	h.Del(headerDeployment)
-	h.Del(headerAttempts)
-}
-
 // finish logs the call and counts it.
 func (g *Gateway) finish(w http.ResponseWriter, r *http.Request, c *call, start time.Time, o outcome) {
 	route, keyName, stream := "", "", false

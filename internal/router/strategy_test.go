@@ -12,12 +12,10 @@ import (
 // spec describes a test candidate; its place in the list is its Index,
 // and candidatesOf returns them in route order, as Order gets them.
 type spec struct {
-	name      string
-	headroom  float64
-	weight    int
-	in, out   float64 // price per 1M tokens
-	ttft      time.Duration
-	unsampled bool
+	name     string
+	headroom float64
+	weight   int
+	in, out  float64 // price per 1M tokens
 }
 
 func candidatesOf(specs ...spec) []Candidate {

@@ -3,7 +3,6 @@ package sim
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/http"
 	"net/http/httptest"
 	"sort"
@@ -120,13 +119,4 @@ func dump(status int, h http.Header, body []byte) []byte {
 	b.WriteString("\n")
 	b.Write(body)
 	return b.Bytes()
-}
-
-func readAll(t testing.TB, r io.Reader) []byte {
-	t.Helper()
-	b, err := io.ReadAll(r)
-	if err != nil {
-		t.Fatalf("read body: %v", err)
-	}
-	return b
 }
