@@ -89,7 +89,7 @@ func (st *callState) noteWait(d time.Duration) {
 }
 
 func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *call, st *callState) outcome {
-	routes := append([]string{c.route}, g.fallbacks[c.route]...)
+	routes := append([]string{c.route}, g.cfgRoute(c.route).Fallbacks...)
 	for i := 0; i < len(routes); i++ {
 		route := routes[i]
 		c.serving = route
@@ -132,11 +132,11 @@ func (g *Gateway) degrade(routes []string, i int, route string, st *callState) [
 	return slices.Insert(routes, i+1, add...)
 }
 
+// cfgRoute returns a route's configuration (an empty one for an unknown
+// name).
 func (g *Gateway) cfgRoute(name string) *config.Route {
-	for i := range g.cfg.Routes {
-		if g.cfg.Routes[i].Name == name {
-			return &g.cfg.Routes[i]
-		}
+	if r, ok := g.routeCfg[name]; ok {
+		return r
 	}
 	return &config.Route{}
 }
@@ -145,7 +145,7 @@ func (g *Gateway) cfgRoute(name string) *config.Route {
 // candidate has headroom. done is false when the route gave up and the
 // next fallback may try.
 func (g *Gateway) serveRoute(ctx context.Context, w http.ResponseWriter, c *call, route string, st *callState) (outcome, bool) {
-	maxWait := g.maxWait[route]
+	maxWait := g.cfgRoute(route).MaxWait
 	deadline := g.now().Add(maxWait)
 	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
 		deadline = d
@@ -328,7 +328,7 @@ func watchdogCause(actx, ctx context.Context, err error) error {
 
 // timeoutsFor merges the route's and the deployment's timeouts.
 func (g *Gateway) timeoutsFor(route string, dep *config.Deployment) timeouts {
-	t := g.timeouts[route].Merge(g.depTimeouts[dep.Name])
+	t := g.cfgRoute(route).Timeouts.Merge(dep.Timeouts)
 	return timeouts{connect: g.real(t.Connect), firstToken: g.real(t.FirstToken), chunkGap: g.real(t.ChunkGap), total: g.real(t.Total)}
 }
 

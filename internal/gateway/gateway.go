@@ -64,13 +64,10 @@ type Gateway struct {
 	limiterStatus interface{ Degraded() bool }
 	estimator     *tokens.Estimator
 	queues        map[string]*router.Queue
-	maxWait       map[string]time.Duration
-	fallbacks     map[string][]string
 	tiers         map[string]int
+	routeCfg      map[string]*config.Route
 	hedges        map[string]*hedgePolicy // per route; nil: no hedging
 	timeScale     float64
-	timeouts      map[string]config.Timeouts // per route
-	depTimeouts   map[string]config.Timeouts // per deployment
 }
 
 // upstream is one deployment with the adapter of its account.
@@ -117,27 +114,19 @@ func New(opt Options) (*Gateway, error) {
 		limiterStatus: opt.LimiterStatus,
 		estimator:     opt.Estimator,
 		queues:        make(map[string]*router.Queue),
-		maxWait:       make(map[string]time.Duration),
-		fallbacks:     make(map[string][]string),
 		tiers:         make(map[string]int),
+		routeCfg:      make(map[string]*config.Route),
 		hedges:        make(map[string]*hedgePolicy),
 		timeScale:     opt.TimeScale,
-		timeouts:      make(map[string]config.Timeouts),
-		depTimeouts:   make(map[string]config.Timeouts),
 	}
-	for _, rc := range opt.Config.Routes {
+	for i, rc := range opt.Config.Routes {
+		g.routeCfg[rc.Name] = &opt.Config.Routes[i]
 		g.queues[rc.Name] = router.NewQueue(opt.Config.RateLimit.QueueSize)
 		g.queues[rc.Name].SetTimeScale(opt.TimeScale)
-		g.maxWait[rc.Name] = rc.MaxWait
-		g.fallbacks[rc.Name] = rc.Fallbacks
-		g.timeouts[rc.Name] = rc.Timeouts
 		if h := rc.Hedge; h != nil {
 			g.hedges[rc.Name] = &hedgePolicy{after: h.After, useP95: h.P95,
 				budget: newHedgeBudget(h.Budget, time.Minute, opt.Now)}
 		}
-	}
-	for _, d := range opt.Config.Deployments {
-		g.depTimeouts[d.Name] = d.Timeouts
 	}
 	for i, t := range opt.Config.Tiers {
 		g.tiers[t] = i

@@ -43,7 +43,7 @@ func timeoutEnv(t *testing.T, faults []sim.Fault, to config.Timeouts) *Gateway {
 	if err != nil {
 		t.Fatal(err)
 	}
-	g.timeouts["chat"] = to
+	g.cfg.Routes[0].Timeouts = to
 	return g
 }
 
