@@ -27,6 +27,7 @@ var layer = map[string]int{
 	"internal/sim":           1,
 	"internal/store":         1,
 	"internal/redistest":     1,
+	"codeindex":              1,
 	"internal/provider":      2,
 	"internal/health":        2,
 	"internal/ratelimit":     2,

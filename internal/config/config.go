@@ -28,6 +28,15 @@ type Config struct {
 	// accounts with base_url "simulator" point at it.
 	Simulator *Simulator `yaml:"simulator"`
 
+	// Prompts points at the prompt repository; absent: requests cannot
+	// name prompts.
+	Prompts *Prompts `yaml:"prompts"`
+	// Guardrails are named checks; routes, keys and prompts list the ones
+	// they apply.
+	Guardrails []Guardrail `yaml:"guardrails"`
+	// Secrets configures the secret detector behind redaction.
+	Secrets Secrets `yaml:"secrets"`
+
 	// Path is the file the config was read from.
 	Path string `yaml:"-"`
 }
@@ -190,6 +199,13 @@ type Route struct {
 	// Hedge, when set, sends a request whose first token is late to a
 	// second deployment too; the first to answer wins.
 	Hedge *Hedge `yaml:"hedge"`
+	// Guardrails names the guardrails applied to every request of the
+	// route (besides the key's and the prompt's).
+	Guardrails []string `yaml:"guardrails"`
+	// RedactSecrets replaces secrets in chat requests by placeholders
+	// before they leave, and puts them back into the response. Default
+	// true for chat routes.
+	RedactSecrets *bool `yaml:"redact_secrets"`
 
 	Line int `yaml:"-"`
 }
@@ -204,6 +220,99 @@ type Key struct {
 	// Limits are the key's own per-minute limits (rpm, tpm), so one tenant
 	// cannot starve the rest. Zero means unlimited.
 	Limits Limits `yaml:"limits"`
+	// Guardrails names the guardrails applied to every request of the key.
+	Guardrails []string `yaml:"guardrails"`
+
+	Line int `yaml:"-"`
+}
+
+// Prompts configures the prompt repository.
+type Prompts struct {
+	// Dir holds one folder per prompt; relative to the config file.
+	Dir string `yaml:"dir"`
+	// Watch reloads prompts when their files change. Default true.
+	Watch *bool `yaml:"watch"`
+
+	Line int `yaml:"-"`
+}
+
+// Guardrail types.
+const (
+	GuardRegex          = "regex"
+	GuardContains       = "contains"
+	GuardLength         = "length"
+	GuardJSON           = "json"
+	GuardRequiredFields = "required_fields"
+	GuardCommand        = "command"
+)
+
+// Guardrail hooks.
+const (
+	HookPreCall    = "pre_call"
+	HookDuringCall = "during_call"
+	HookPostCall   = "post_call"
+)
+
+// Guardrail actions.
+const (
+	ActionDeny     = "deny"
+	ActionFlag     = "flag"
+	ActionFallback = "fallback"
+	ActionReask    = "reask"
+)
+
+// Guardrail is one named, deterministic check. pre_call and during_call
+// checks read the request's message text; post_call checks read the
+// model's answer.
+type Guardrail struct {
+	Name string `yaml:"name"`
+	// Type is regex, contains, length, json, required_fields or command.
+	Type string `yaml:"type"`
+	// Hook is pre_call, during_call (in parallel with the upstream call;
+	// the response is held until it passes) or post_call (the answer).
+	// Default post_call.
+	Hook string `yaml:"hook"`
+	// Action on failure: deny (default), flag, fallback or reask
+	// (post_call only).
+	Action string `yaml:"action"`
+
+	// regex: every Match pattern must match; no Deny pattern may.
+	Match []string `yaml:"match"`
+	Deny  []string `yaml:"deny"`
+	// contains: at least one of Any, all of All, none of None.
+	Any        []string `yaml:"any"`
+	All        []string `yaml:"all"`
+	None       []string `yaml:"none"`
+	IgnoreCase bool     `yaml:"ignore_case"`
+	// length: bounds in characters (runes) and words; 0 = no bound.
+	MinChars int `yaml:"min_chars"`
+	MaxChars int `yaml:"max_chars"`
+	MinWords int `yaml:"min_words"`
+	MaxWords int `yaml:"max_words"`
+	// json: the text must be JSON (a fenced ```json block is accepted)
+	// and, if set, valid against Schema (inline) or SchemaFile.
+	Schema     any    `yaml:"schema"`
+	SchemaFile string `yaml:"schema_file"`
+	// required_fields: dotted paths that must be present and not null in
+	// the JSON text.
+	Fields []string `yaml:"fields"`
+	// command: run with the text on stdin; exit 0 passes. Bounded by
+	// Timeout (default 5s).
+	Command []string      `yaml:"command"`
+	Timeout time.Duration `yaml:"timeout"`
+
+	Line int `yaml:"-"`
+}
+
+// Secrets configures the secret detector (gitleaks rules).
+type Secrets struct {
+	// Rules is a gitleaks TOML file with custom rules; with
+	// [extend] useDefault = true it adds to the built-in rules.
+	Rules string `yaml:"rules"`
+	// Allow lists regular expressions for values never redacted.
+	Allow []string `yaml:"allow"`
+	// Stopwords: a finding containing one of these is not redacted.
+	Stopwords []string `yaml:"stopwords"`
 
 	Line int `yaml:"-"`
 }

@@ -222,6 +222,8 @@ func (d *decoder) value(n *yaml.Node, line int, v reflect.Value, path string) {
 		p := reflect.New(v.Type().Elem())
 		d.value(n, line, p.Elem(), path)
 		v.Set(p)
+	case v.Kind() == reflect.Interface:
+		d.anyValue(n, line, v, path)
 	case v.Kind() == reflect.Struct:
 		d.structure(n, line, v, path)
 	case v.Kind() == reflect.Map:
@@ -595,4 +597,17 @@ func (d *decoder) merge(v *yaml.Node, path string, merging map[*yaml.Node]bool) 
 	}
 	d.problem(line, path, "merge (<<) wants a mapping or a list of mappings, got %s", describe(n))
 	return nil
+}
+
+// anyValue decodes free-form YAML (an inline JSON Schema) as maps, slices
+// and scalars.
+func (d *decoder) anyValue(n *yaml.Node, line int, v reflect.Value, path string) {
+	var x any
+	if err := n.Decode(&x); err != nil {
+		d.problem(line, path, "%s: %v", path, err)
+		return
+	}
+	if x != nil {
+		v.Set(reflect.ValueOf(x))
+	}
 }
