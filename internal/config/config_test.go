@@ -24,6 +24,27 @@ func envFrom(m map[string]string) func(string) (string, bool) {
 // problem; every testdata/*.bad.yml needs a case here.
 func TestBadConfigs(t *testing.T) {
 	tests := map[string][]string{
+		"guardrails.bad.yml": {
+			`guardrails.bad.yml:9: routes[0].guardrails[1]: "nope" is not defined in guardrails`,
+			"guardrails.bad.yml:13: keys[0].guardrails[0]: required",
+			"guardrails.bad.yml:17: guardrails[0].schema: must be a JSON Schema object",
+			"guardrails.bad.yml:18: guardrails[0].schema_file: set schema or schema_file, not both",
+			`guardrails.bad.yml:19: guardrails[1].name: duplicate "json-out" (also guardrails[0])`,
+			"guardrails.bad.yml:19: guardrails[1]: a regex guardrail needs match or deny patterns",
+			`guardrails.bad.yml:21: guardrails[1].hook: "before" is not a hook; use one of pre_call, during_call, post_call`,
+			`guardrails.bad.yml:22: guardrails[1].action: "block" is not an action; use one of deny, flag, fallback, reask`,
+			"guardrails.bad.yml:25: guardrails[2].match[0]: not a valid regular expression: error parsing regexp: missing closing ): `(unclosed`",
+			"guardrails.bad.yml:29: guardrails[3].action: reask retries with the answer's failure appended, so it applies to post_call only",
+			"guardrails.bad.yml:34: guardrails[4].action: fallback needs an upstream answer or a parallel check: use it on during_call or post_call",
+			"guardrails.bad.yml:35: guardrails[4].max_chars: must be >= 0, got -1",
+			"guardrails.bad.yml:36: guardrails[5].command: required: the program and its arguments",
+			"guardrails.bad.yml:38: guardrails[5].timeout: must be >= 0, got -1s",
+			"guardrails.bad.yml:39: guardrails[6].fields: required: the dotted paths that must be present",
+			"guardrails.bad.yml:41: guardrails[7]: a contains guardrail needs any, all or none",
+			`guardrails.bad.yml:44: guardrails[8].type: "sql" is not a guardrail type; use one of regex, contains, length, json, required_fields, command`,
+			"guardrails.bad.yml:45: prompts.dir: required",
+			"guardrails.bad.yml:48: secrets.allow[0]: not a valid regular expression: error parsing regexp: invalid character class range: `z-a`",
+		},
 		"extra_fallbacks.bad.yml": {
 			`extra_fallbacks.bad.yml:16: routes[0].context_fallbacks[0]: "big" is not defined in routes`,
 			"extra_fallbacks.bad.yml:17: routes[0].content_filter_fallbacks[0]: a route cannot fall back to itself",

@@ -16,6 +16,7 @@ const (
 	defaultSimulatorListen = "127.0.0.1:9090"
 	defaultMaxWait         = 10 * time.Second
 	defaultQueueSize       = 10000
+	defaultGuardTimeout    = 5 * time.Second
 	defaultRedisPrefix     = "llmux:"
 )
 
@@ -106,6 +107,18 @@ func applyDefaults(c *Config, pos *positions) {
 		}
 		if !pos.given[fmt.Sprintf("routes[%d].max_wait", i)] {
 			r.MaxWait = defaultMaxWait
+		}
+	}
+	for i := range c.Guardrails {
+		g := &c.Guardrails[i]
+		if g.Hook == "" {
+			g.Hook = HookPostCall
+		}
+		if g.Action == "" {
+			g.Action = ActionDeny
+		}
+		if !pos.given[fmt.Sprintf("guardrails[%d].timeout", i)] {
+			g.Timeout = defaultGuardTimeout
 		}
 	}
 	rl := &c.RateLimit

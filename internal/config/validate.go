@@ -36,6 +36,8 @@ func validate(c *Config, file string, pos *positions) Problems {
 	routes := v.routes(deployments)
 	v.fallbacks(routes)
 	v.keys(routes)
+	v.guardrailRefs(v.guardrails())
+	v.promptsAndSecrets()
 	v.rateLimit()
 	v.simulator()
 	return v.probs
@@ -116,6 +118,9 @@ func (v *validator) itemLines() {
 	}
 	for i, k := range c.Keys {
 		set(fmt.Sprintf("keys[%d]", i), k.Line)
+	}
+	for i, g := range c.Guardrails {
+		set(fmt.Sprintf("guardrails[%d]", i), g.Line)
 	}
 	if s := c.Simulator; s != nil {
 		set("simulator", s.Line)
