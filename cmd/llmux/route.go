@@ -1,6 +1,7 @@
 package main
 
 import (
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -54,7 +55,7 @@ func routeExplain(stdout io.Writer, path, reqPath, tier string, isAnthropic, asJ
 	if err != nil {
 		return err
 	}
-	ex, err := g.Explain(body, isAnthropic, tier)
+	ex, err := g.Explain(context.Background(), body, isAnthropic, tier)
 	if err != nil {
 		return fmt.Errorf("explain: %w", err)
 	}

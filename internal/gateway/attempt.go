@@ -75,6 +75,9 @@ type callState struct {
 	// used marks deployments already tried (hedges take candidates ahead
 	// of the plan's order).
 	used map[string]bool
+	// reasking: the next attempt is a reask of the last deployment,
+	// allowed past max_attempts.
+	reasking bool
 	// leaveQueue gives up the call's place in its route's queue; called as
 	// soon as a reservation is granted, so the next waiter can try while
 	// this call talks to its upstream.
@@ -218,7 +221,7 @@ func (g *Gateway) queueExit(ctx context.Context, err error) (outcome, bool) {
 // skipped (noting when it would have headroom).
 func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, route string, st *callState) (outcome, bool) {
 	st.noCandidate = nil
-	plan, err := g.router.Plan(g.planRequest(c, route))
+	plan, err := g.router.Plan(g.planRequest(ctx, c, route))
 	var none *router.NoCandidateError
 	if errors.As(err, &none) {
 		st.noCandidate = none
@@ -228,10 +231,12 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		return outcome{}, false
 	}
 
-	for i, dep := range plan.Candidates {
-		if st.routeAttempts >= plan.MaxAttempts {
+	for i := 0; i < len(plan.Candidates); i++ {
+		dep := plan.Candidates[i]
+		if st.routeAttempts >= plan.MaxAttempts && !st.reasking {
 			return outcome{}, false
 		}
+		st.reasking = false
 		if st.used[dep.Name] {
 			continue
 		}
@@ -271,6 +276,14 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 			r.out.fallback = st.fallback
 			return r.out, true
 		}
+		if r.reask != nil {
+			// A post_call check asked for one more try of this deployment
+			// with the failure appended.
+			c.reask, st.reasking = r.reask, true
+			st.used[dep.Name] = false
+			i--
+			continue
+		}
 		st.failures = append(st.failures, r.failure)
 		if st.stop {
 			st.stop, st.skipped = false, 0
@@ -286,9 +299,9 @@ func (g *Gateway) reserve(ctx context.Context, c *call, dep *config.Deployment, 
 	if lim.IsZero() {
 		return ratelimit.Reservation{OK: true}, true // unlimited: nothing to charge
 	}
-	cost, err := g.cost(c, dep)
+	cost, err := g.cost(ctx, c, dep)
 	if err != nil {
-		st.failures = append(st.failures, attemptFailure{deployment: dep.Name, clientErr: errBadRequest("", err.Error())})
+		st.failures = append(st.failures, attemptFailure{deployment: dep.Name, clientErr: asAPIError(err)})
 		return ratelimit.Reservation{}, false
 	}
 	res, err := g.limiter.Reserve(ctx, depKey(dep.Name), lim, cost)
@@ -443,6 +456,10 @@ type attemptResult struct {
 	// clientErr, with done, is an upstream error that is the client's
 	// fault; the caller writes it (start never writes to the client).
 	clientErr *provider.Error
+	// denied, with done, is a guardrail's denial; the caller writes it.
+	denied *apiError
+	// reask asks for one more try of the deployment with this payload.
+	reask *reask
 }
 
 type attemptFailure struct {

@@ -50,12 +50,31 @@ func (g *Gateway) admit(w http.ResponseWriter, r *http.Request, f format) (*call
 	if aerr != nil {
 		return nil, aerr
 	}
+	if name := r.PathValue("name"); name != "" {
+		if body, aerr = promptRequestBody(name, body); aerr != nil {
+			return nil, aerr
+		}
+	}
 	c, aerr := scanChat(f, body)
 	if aerr != nil {
 		return nil, aerr
 	}
 	c.key = key
-	return c, g.checkRoute(c, false)
+	if aerr := g.checkRoute(c, false); aerr != nil {
+		return c, aerr
+	}
+	if c.prompt != nil {
+		if aerr := g.resolvePrompt(c); aerr != nil {
+			return c, aerr
+		}
+	}
+	if c.guards, aerr = g.guardsFor(c); aerr != nil {
+		return c, aerr
+	}
+	if c.prompt == nil {
+		return c, g.protect(r.Context(), c, c.base)
+	}
+	return c, nil
 }
 
 // checkRoute rejects unknown routes, routes the key may not use, and routes

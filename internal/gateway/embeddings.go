@@ -48,5 +48,6 @@ func (g *Gateway) admitEmbeddings(w http.ResponseWriter, r *http.Request) (*call
 			message: requiredMessage(formatOpenAI, "input")}
 	}
 	c := &call{f: formatOpenAI, op: provider.OpEmbeddings, body: body, route: *s.Model, key: key}
+	c.base = &payload{body: body}
 	return c, g.checkRoute(c, true)
 }

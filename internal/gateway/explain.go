@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -12,7 +13,7 @@ import (
 // Anthropic format) from a key of the given tier: every deployment of the
 // route, kept or filtered out and why, and the order the strategy gives.
 // It charges nothing and sends nothing.
-func (g *Gateway) Explain(body []byte, anthropicFormat bool, tier string) (router.Explanation, error) {
+func (g *Gateway) Explain(ctx context.Context, body []byte, anthropicFormat bool, tier string) (router.Explanation, error) {
 	f := formatOpenAI
 	if anthropicFormat {
 		f = formatAnthropic
@@ -25,7 +26,12 @@ func (g *Gateway) Explain(body []byte, anthropicFormat bool, tier string) (route
 	if _, ok := g.router.Route(c.route); !ok {
 		return router.Explanation{}, &apiError{status: http.StatusNotFound, code: "model_not_found", message: "unknown route " + quote(c.route)}
 	}
-	return g.router.Explain(g.planRequest(c, c.route)), nil
+	if c.prompt != nil {
+		if aerr := g.resolvePrompt(c); aerr != nil {
+			return router.Explanation{}, aerr
+		}
+	}
+	return g.router.Explain(g.planRequest(ctx, c, c.route)), nil
 }
 
 // handleExplain is POST /admin/route/explain?tier=T with a request body.
@@ -39,7 +45,7 @@ func (g *Gateway) handleExplain(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	isAnthropic := r.Header.Get("anthropic-version") != "" || r.URL.Query().Get("format") == "anthropic"
-	ex, err := g.Explain(body, isAnthropic, r.URL.Query().Get("tier"))
+	ex, err := g.Explain(r.Context(), body, isAnthropic, r.URL.Query().Get("tier"))
 	if err != nil {
 		ae, ok := err.(*apiError)
 		if !ok {

@@ -11,6 +11,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/guard"
 	"github.com/llmux/llmux/internal/health"
 	"github.com/llmux/llmux/internal/provider"
 	"github.com/llmux/llmux/internal/ratelimit"
@@ -39,6 +40,13 @@ type Options struct {
 	LimiterStatus interface{ Degraded() bool }
 	// Estimator estimates tokens. Default tokens.NewEstimator().
 	Estimator *tokens.Estimator
+	// Prompts is the prompt repository requests may name; nil: none.
+	Prompts PromptSource
+	// Guardrails are the compiled guardrails of the config; nil: none.
+	Guardrails *guard.Set
+	// Redactor replaces secrets by placeholders on routes that redact
+	// (the default); nil: no redaction.
+	Redactor Redactor
 	// TimeScale is real seconds per second of Now, for simulations whose
 	// clock runs faster than real time (benchmarks compress minutes of
 	// rate-limit refill into seconds). Default 1.
@@ -68,6 +76,17 @@ type Gateway struct {
 	routeCfg      map[string]*config.Route
 	hedges        map[string]*hedgePolicy // per route; nil: no hedging
 	timeScale     float64
+
+	prompts  PromptSource
+	guards   *guard.Set
+	redactor Redactor
+}
+
+// Redactor replaces the secrets of a JSON request body by placeholders;
+// the vault puts them back (nil vault: nothing found). *guard.Redactor is
+// one.
+type Redactor interface {
+	Redact(body []byte) ([]byte, *guard.Vault, error)
 }
 
 // upstream is one deployment with the adapter of its account.
@@ -118,6 +137,10 @@ func New(opt Options) (*Gateway, error) {
 		routeCfg:      make(map[string]*config.Route),
 		hedges:        make(map[string]*hedgePolicy),
 		timeScale:     opt.TimeScale,
+
+		prompts:  opt.Prompts,
+		guards:   opt.Guardrails,
+		redactor: opt.Redactor,
 	}
 	for i, rc := range opt.Config.Routes {
 		g.routeCfg[rc.Name] = &opt.Config.Routes[i]
@@ -181,6 +204,7 @@ func (g *Gateway) routes() *http.ServeMux {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/chat/completions", g.handleChat(formatOpenAI))
 	mux.HandleFunc("POST /v1/messages", g.handleChat(formatAnthropic))
+	mux.HandleFunc("POST /v1/prompts/{name}/completions", g.handleChat(formatOpenAI))
 	mux.HandleFunc("POST /v1/embeddings", g.handleEmbeddings)
 	mux.HandleFunc("GET /v1/models", g.handleModels)
 	mux.HandleFunc("GET /admin/limits", g.handleAdminLimits)

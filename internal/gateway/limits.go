@@ -39,28 +39,53 @@ func (g *Gateway) depLimits(d *config.Deployment) ratelimit.Limits {
 
 // cost is what dep's provider will count for c at admission: one request,
 // the prompt estimate and the requested output (package tokens has the
-// formulas and their sources). Estimates are cached per model family.
-func (g *Gateway) cost(c *call, dep *config.Deployment) (ratelimit.Cost, error) {
-	est, ok := c.estimates[dep.Family]
-	if !ok {
-		var err error
-		switch {
-		case c.op == provider.OpEmbeddings:
-			est, err = g.estimator.Embeddings(c.body, dep.Family)
-		case c.f == formatAnthropic:
-			est, err = g.estimator.AnthropicMessages(c.body, dep.Family)
-		default:
-			est, err = g.estimator.OpenAIChat(c.body, dep.Family, dep.MaxOutput)
-		}
-		if err != nil {
-			return ratelimit.Cost{}, fmt.Errorf("estimate tokens: %w", err)
-		}
-		if c.estimates == nil {
-			c.estimates = map[string]tokens.Estimate{}
-		}
-		c.estimates[dep.Family] = est
+// formulas and their sources), taken from the payload dep would be sent
+// (a prompt's variant for dep's model). Estimates are cached per payload
+// and model family.
+func (g *Gateway) cost(ctx context.Context, c *call, dep *config.Deployment) (ratelimit.Cost, error) {
+	p, aerr := g.payloadFor(ctx, c, dep)
+	if aerr != nil {
+		return ratelimit.Cost{}, aerr
+	}
+	est, err := g.estimate(c, p, dep)
+	if err != nil {
+		return ratelimit.Cost{}, err
 	}
 	return ratelimit.Cost{Requests: 1, Input: int64(est.Input), Output: int64(est.Output)}, nil
+}
+
+// estimate is p's token estimate for dep's model family.
+func (g *Gateway) estimate(c *call, p *payload, dep *config.Deployment) (tokens.Estimate, error) {
+	if est, ok := p.estimates[dep.Family]; ok {
+		return est, nil
+	}
+	var est tokens.Estimate
+	var err error
+	switch {
+	case c.op == provider.OpEmbeddings:
+		est, err = g.estimator.Embeddings(p.body, dep.Family)
+	case c.f == formatAnthropic:
+		est, err = g.estimator.AnthropicMessages(p.body, dep.Family)
+	default:
+		est, err = g.estimator.OpenAIChat(p.body, dep.Family, dep.MaxOutput)
+	}
+	if err != nil {
+		return est, fmt.Errorf("estimate tokens: %w", err)
+	}
+	if p.estimates == nil {
+		p.estimates = map[string]tokens.Estimate{}
+	}
+	p.estimates[dep.Family] = est
+	return est, nil
+}
+
+// asAPIError is err as the client sees it: an *apiError as it is, any
+// other error as a 400.
+func asAPIError(err error) *apiError {
+	if ae, ok := err.(*apiError); ok {
+		return ae
+	}
+	return errBadRequest("", err.Error())
 }
 
 // settle corrects a reservation once the response is done, charging what
@@ -195,9 +220,9 @@ func (g *Gateway) reserveKey(ctx context.Context, c *call) (ratelimit.Reservatio
 		return ratelimit.Reservation{}, nil
 	}
 	deps, _ := g.router.Route(c.route)
-	cost, err := g.cost(c, deps[0])
+	cost, err := g.cost(ctx, c, g.planningDeployment(c, deps))
 	if err != nil {
-		return ratelimit.Reservation{}, errBadRequest("", err.Error())
+		return ratelimit.Reservation{}, asAPIError(err)
 	}
 	res, err := g.limiter.Reserve(ctx, keyKey(c.key.Name), lim, cost)
 	var exceeds *ratelimit.ExceedsError

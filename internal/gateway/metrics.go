@@ -18,6 +18,8 @@ type metrics struct {
 	keyLimited       *prometheus.CounterVec
 	queueWait        *prometheus.HistogramVec
 	hedges           *prometheus.CounterVec
+	guardrails       *prometheus.CounterVec
+	redactions       *prometheus.CounterVec
 }
 
 func newMetrics(reg prometheus.Registerer) *metrics {
@@ -61,7 +63,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "llmux_hedges_total",
 		Help: "Hedged requests: a second deployment asked because the first one's first token was late.",
 	}, []string{"route"})
-	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures, m.upstream429, m.shed, m.keyLimited, m.queueWait, m.hedges)
+	m.guardrails = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_guardrail_failures_total",
+		Help: "Guardrail checks that failed, by rule, hook and action (deny, flag, fallback, reask).",
+	}, []string{"rule", "hook", "action"})
+	m.redactions = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_secrets_redacted_total",
+		Help: "Requests whose secrets were replaced by placeholders before leaving, by detector rule.",
+	}, []string{"rule"})
+	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures, m.upstream429, m.shed, m.keyLimited, m.queueWait, m.hedges,
+		m.guardrails, m.redactions)
 	return m
 }
 
@@ -72,4 +83,8 @@ func (m *metrics) observe(route string, o outcome, elapsed time.Duration) {
 		m.tokens.WithLabelValues(o.deployment, "input").Add(float64(o.usage.input))
 		m.tokens.WithLabelValues(o.deployment, "output").Add(float64(o.usage.output))
 	}
+}
+
+func (m *metrics) guardrailFailed(rule, hook, action string) {
+	m.guardrails.WithLabelValues(rule, hook, action).Inc()
 }

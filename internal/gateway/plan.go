@@ -16,27 +16,52 @@ import (
 // planRequest is what the router needs to filter and order a route's
 // deployments for c: the token estimate (for the context-window filter),
 // the capabilities the request uses, and the key's tier.
-func (g *Gateway) planRequest(c *call, route string) router.Request {
+func (g *Gateway) planRequest(ctx context.Context, c *call, route string) router.Request {
 	req := router.Request{Route: route, Needs: needs(c), Tier: c.key.Tier}
-	if deps, ok := g.router.Route(route); ok && len(deps) > 0 {
-		// The context filter needs the prompt's size in tokens, not the
-		// providers' character-based admission charge.
-		if cost, err := g.cost(c, deps[0]); err == nil {
-			req.InputTokens, req.OutputTokens = c.estimates[deps[0].Family].Prompt, int(cost.Output)
-		}
+	if c.prompt != nil {
+		req.Admit = func(d *config.Deployment) bool { return c.prompt.admits(d, g.providerFamily(d)) }
+	}
+	deps, ok := g.router.Route(route)
+	if !ok || len(deps) == 0 {
+		return req
+	}
+	// The context filter needs the prompt's size in tokens, not the
+	// providers' character-based admission charge. With a prompt, the
+	// size is that of the first deployment's variant.
+	dep := g.planningDeployment(c, deps)
+	p, aerr := g.payloadFor(ctx, c, dep)
+	if aerr != nil {
+		return req
+	}
+	if est, err := g.estimate(c, p, dep); err == nil {
+		req.InputTokens, req.OutputTokens = est.Prompt, est.Output
 	}
 	if c.op == provider.OpChat {
-		req.ExactInput = func(family string) int { return g.exactInput(c, family) }
+		req.ExactInput = func(family string) int { return g.exactInput(c.f, p, family) }
 	}
 	return req
+}
+
+// planningDeployment is the deployment whose payload stands for the
+// request before a candidate is chosen: the route's first, or with a
+// prompt the first with a variant.
+func (g *Gateway) planningDeployment(c *call, deps []*config.Deployment) *config.Deployment {
+	if c.prompt != nil {
+		for _, d := range deps {
+			if c.prompt.admits(d, g.providerFamily(d)) {
+				return d
+			}
+		}
+	}
+	return deps[0]
 }
 
 // exactInput counts the prompt exactly (tiktoken; for Claude families an
 // o200k count with a safety factor), for the router's context-window
 // filter when the fast estimate is within 10% of a window. The per-message
 // overhead follows the OpenAI cookbook: 3 per message, 3 to prime the reply.
-func (g *Gateway) exactInput(c *call, family string) int {
-	texts, messages := promptTexts(c)
+func (g *Gateway) exactInput(f format, p *payload, family string) int {
+	texts, messages := promptTexts(f, p)
 	n := 3 + 3*messages
 	for _, t := range texts {
 		n += g.estimator.Exact(t, family)
@@ -44,12 +69,12 @@ func (g *Gateway) exactInput(c *call, family string) int {
 	return n
 }
 
-// promptTexts returns the text of c's prompt (system and every message)
+// promptTexts returns the text of p's prompt (system and every message)
 // and the number of messages.
-func promptTexts(c *call) ([]string, int) {
+func promptTexts(f format, p *payload) ([]string, int) {
 	var texts []string
-	if c.f == formatAnthropic {
-		req, aerr := c.decodeAnthropic()
+	if f == formatAnthropic {
+		req, aerr := p.decodeAnthropic()
 		if aerr != nil {
 			return nil, 0
 		}
@@ -61,7 +86,7 @@ func promptTexts(c *call) ([]string, int) {
 		}
 		return texts, len(req.Messages)
 	}
-	req, aerr := c.decodeOpenAI()
+	req, aerr := p.decodeOpenAI()
 	if aerr != nil {
 		return nil, 0
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http/httptest"
 	"strings"
@@ -106,9 +107,9 @@ func TestExactCountNearWindow(t *testing.T) {
 	env := newLimitsEnv(t, func(*config.Config) {})
 	c, _ := scanChat(formatOpenAI, []byte(body))
 	c.key = &config.Key{}
-	exact := env.g.exactInput(c, "gpt-4o-mini")
-	env.g.cost(c, &env.g.cfg.Deployments[0])
-	promptEst := c.estimates["gpt-4o-mini"].Prompt
+	exact := env.g.exactInput(c.f, c.base, "gpt-4o-mini")
+	env.g.cost(context.Background(), c, &env.g.cfg.Deployments[0])
+	promptEst := c.base.estimates["gpt-4o-mini"].Prompt
 	if exact < 600 || exact > 620 || promptEst <= exact {
 		t.Fatalf("exact %d, estimate %d: want exact ≈ 603 and the estimate above it", exact, promptEst)
 	}

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"context"
 	"encoding/json"
 	"net/http"
 
@@ -13,6 +14,8 @@ import (
 // prepared is a call made ready for one upstream.
 type prepared struct {
 	req *provider.Request
+	// pl is the payload sent: the client's, or the prompt variant's.
+	pl *payload
 	// passthrough: the upstream speaks the client's format.
 	passthrough bool
 	// stripUsage: llmux asked an OpenAI upstream for the usage chunk the
@@ -23,12 +26,16 @@ type prepared struct {
 // prepare builds the upstream request for up. Same format: the body as
 // sent, with only the model replaced (and include_usage forced on OpenAI
 // streams, so every stream is metered). Otherwise: decode and translate.
-func (g *Gateway) prepare(c *call, up *upstream) (*prepared, *apiError) {
-	p := &prepared{req: &provider.Request{Op: c.op, Model: up.dep.Model, Stream: c.stream}}
+func (g *Gateway) prepare(ctx context.Context, c *call, up *upstream) (*prepared, *apiError) {
+	pl, aerr := g.payloadFor(ctx, c, up.dep)
+	if aerr != nil {
+		return nil, aerr
+	}
+	p := &prepared{req: &provider.Request{Op: c.op, Model: up.dep.Model, Stream: c.stream}, pl: pl}
 	if c.f.wire() == up.adapter.Format() {
 		p.passthrough = true
 		p.req.Header = c.header
-		body, err := sjson.SetBytes(c.body, "model", up.dep.Model)
+		body, err := sjson.SetBytes(pl.body, "model", up.dep.Model)
 		if err != nil {
 			return nil, errBadRequest("model", "Could not rewrite the request body: "+err.Error())
 		}
@@ -41,7 +48,7 @@ func (g *Gateway) prepare(c *call, up *upstream) (*prepared, *apiError) {
 		p.req.Body = body
 		return p, nil
 	}
-	body, aerr := g.translateRequest(c, up)
+	body, aerr := g.translateRequest(c, pl, up)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -49,11 +56,11 @@ func (g *Gateway) prepare(c *call, up *upstream) (*prepared, *apiError) {
 	return p, nil
 }
 
-func (g *Gateway) translateRequest(c *call, up *upstream) ([]byte, *apiError) {
+func (g *Gateway) translateRequest(c *call, pl *payload, up *upstream) ([]byte, *apiError) {
 	var out any
 	switch c.f {
 	case formatOpenAI:
-		req, aerr := c.decodeOpenAI()
+		req, aerr := pl.decodeOpenAI()
 		if aerr != nil {
 			return nil, aerr
 		}
@@ -63,7 +70,7 @@ func (g *Gateway) translateRequest(c *call, up *upstream) ([]byte, *apiError) {
 		}
 		out = ar
 	case formatAnthropic:
-		req, aerr := c.decodeAnthropic()
+		req, aerr := pl.decodeAnthropic()
 		if aerr != nil {
 			return nil, aerr
 		}

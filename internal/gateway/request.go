@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -9,18 +10,22 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidwall/sjson"
+
 	"github.com/llmux/llmux/internal/api/anthropic"
 	"github.com/llmux/llmux/internal/api/openai"
 	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/guard"
 	"github.com/llmux/llmux/internal/provider"
 	"github.com/llmux/llmux/internal/tokens"
 )
 
 // call is one client request on its way through the gateway.
 type call struct {
-	f     format
-	op    provider.Op
-	key   *config.Key
+	f   format
+	op  provider.Op
+	key *config.Key
+	// body is the client's body (without the llmux extension).
 	body  []byte
 	route string
 	// serving is the route being tried: route, or one of its fallbacks.
@@ -33,7 +38,56 @@ type call struct {
 	header http.Header
 	start  time.Time
 
-	// estimates caches the token estimate per model family.
+	// base is what is sent when the request names no prompt: the body,
+	// redacted of secrets.
+	base *payload
+	// prompt is the named prompt, if any; its payloads depend on the
+	// deployment (the variant for its model).
+	prompt *promptCall
+	// guards are the guardrails that apply (route, key and prompt).
+	guards *callGuards
+	// reask, once a post_call check asked for it, replaces the payload
+	// for one more try of its deployment; reasked: that happened (once
+	// per call).
+	reask   *reask
+	reasked bool
+
+	// notes are guardrail outcomes of attempts that did not serve (a
+	// fallback), for the x-llmux-guardrails header; hedged attempts add
+	// them concurrently.
+	notesMu sync.Mutex
+	notes   []string
+}
+
+func (c *call) note(n string) {
+	c.notesMu.Lock()
+	c.notes = append(c.notes, n)
+	c.notesMu.Unlock()
+}
+
+func (c *call) attemptNotes() []string {
+	c.notesMu.Lock()
+	defer c.notesMu.Unlock()
+	return append([]string(nil), c.notes...)
+}
+
+// payload is one body as sent upstream, in the client's format, with the
+// state derived from it: the client's own body, or a prompt variant's
+// rendering. Hedged attempts read one payload concurrently.
+type payload struct {
+	body []byte
+	// vault holds the secrets redacted from body, to put back into the
+	// answer; nil when none were found.
+	vault *guard.Vault
+	// variant names the prompt variant rendered into body; "" without a
+	// prompt.
+	variant string
+	// notes are guardrail outcomes for the x-llmux-guardrails header
+	// (pre_call flags, redactions).
+	notes []string
+
+	// estimates caches the token estimate per model family; written by
+	// the call's own goroutine only (reservations are made serially).
 	estimates map[string]tokens.Estimate
 
 	// Decoded lazily, only when a candidate needs translation; decodeMu
@@ -74,6 +128,8 @@ type chatScan struct {
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
+	// Llmux is the llmux extension: a named prompt and its variables.
+	Llmux json.RawMessage `json:"llmux"`
 }
 
 // scanChat validates what every upstream would reject anyway, so a bad
@@ -84,6 +140,15 @@ func scanChat(f format, body []byte) (*call, *apiError) {
 		return nil, jsonError(err)
 	}
 	c := &call{f: f, op: provider.OpChat, body: body}
+	ref, aerr := scanExtension(s.Llmux)
+	if aerr != nil {
+		return nil, aerr
+	}
+	if ref != nil {
+		c.body, _ = sjson.DeleteBytes(body, "llmux")
+		c.prompt = &promptCall{ref: ref.Prompt, vars: ref.Variables}
+	}
+	c.base = &payload{body: c.body}
 	if s.Model == nil || *s.Model == "" {
 		return nil, &apiError{status: http.StatusBadRequest, code: "missing_required_parameter", param: "model",
 			message: requiredMessage(f, "model")}
@@ -95,17 +160,10 @@ func scanChat(f format, body []byte) (*call, *apiError) {
 	if s.StreamOptions != nil {
 		c.includeUsage = s.StreamOptions.IncludeUsage
 	}
-	if len(s.Messages) == 0 || string(s.Messages) == "null" {
-		return nil, &apiError{status: http.StatusBadRequest, code: "missing_required_parameter", param: "messages",
-			message: requiredMessage(f, "messages")}
+	if aerr := checkMessages(f, s.Messages, c.prompt != nil); aerr != nil {
+		return nil, aerr
 	}
-	if s.Messages[0] != '[' {
-		return nil, errBadRequest("messages", "messages: must be an array of message objects.")
-	}
-	if string(s.Messages) == "[]" {
-		return nil, errBadRequest("messages", "messages: must contain at least one message.")
-	}
-	if f == formatAnthropic && s.MaxTokens == nil {
+	if f == formatAnthropic && s.MaxTokens == nil && c.prompt == nil {
 		return nil, errBadRequest("max_tokens", "max_tokens: Field required")
 	}
 	for _, v := range []*int{s.MaxTokens, s.MaxCompletionTokens} {
@@ -114,6 +172,49 @@ func scanChat(f format, body []byte) (*call, *apiError) {
 		}
 	}
 	return c, nil
+}
+
+// checkMessages checks the messages field's shape. A request naming a
+// prompt may leave it out: its messages are appended to the prompt's.
+func checkMessages(f format, msgs json.RawMessage, prompt bool) *apiError {
+	absent := len(msgs) == 0 || string(msgs) == "null"
+	switch {
+	case absent && prompt:
+		return nil
+	case absent:
+		return &apiError{status: http.StatusBadRequest, code: "missing_required_parameter", param: "messages",
+			message: requiredMessage(f, "messages")}
+	case msgs[0] != '[':
+		return errBadRequest("messages", "messages: must be an array of message objects.")
+	case string(msgs) == "[]" && !prompt:
+		return errBadRequest("messages", "messages: must contain at least one message.")
+	}
+	return nil
+}
+
+// extension is the llmux object a chat request may carry:
+// {"prompt": "name@label", "variables": {...}}.
+type extension struct {
+	Prompt    string         `json:"prompt"`
+	Variables map[string]any `json:"variables"`
+}
+
+// scanExtension decodes the llmux extension object, strictly: a
+// misspelled field is an error, not a silently ignored option.
+func scanExtension(raw json.RawMessage) (*extension, *apiError) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return nil, nil
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	var ext extension
+	if err := dec.Decode(&ext); err != nil {
+		return nil, errBadRequest("llmux", "llmux: must be an object {\"prompt\": \"name@label\", \"variables\": {...}}: "+err.Error())
+	}
+	if ext.Prompt == "" {
+		return nil, errBadRequest("llmux.prompt", "llmux.prompt: required: the name of a prompt, optionally with @label or @version.")
+	}
+	return &ext, nil
 }
 
 func requiredMessage(f format, field string) string {
@@ -135,31 +236,31 @@ func jsonError(err error) *apiError {
 }
 
 // decodeOpenAI decodes the body fully (once), for translation.
-func (c *call) decodeOpenAI() (*openai.ChatRequest, *apiError) {
-	c.decodeMu.Lock()
-	defer c.decodeMu.Unlock()
-	if c.oa == nil {
+func (p *payload) decodeOpenAI() (*openai.ChatRequest, *apiError) {
+	p.decodeMu.Lock()
+	defer p.decodeMu.Unlock()
+	if p.oa == nil {
 		var req openai.ChatRequest
-		if err := json.Unmarshal(c.body, &req); err != nil {
+		if err := json.Unmarshal(p.body, &req); err != nil {
 			return nil, jsonError(err)
 		}
-		c.oa = &req
+		p.oa = &req
 	}
-	return c.oa, nil
+	return p.oa, nil
 }
 
 // decodeAnthropic decodes the body fully (once), for translation.
-func (c *call) decodeAnthropic() (*anthropic.MessagesRequest, *apiError) {
-	c.decodeMu.Lock()
-	defer c.decodeMu.Unlock()
-	if c.an == nil {
+func (p *payload) decodeAnthropic() (*anthropic.MessagesRequest, *apiError) {
+	p.decodeMu.Lock()
+	defer p.decodeMu.Unlock()
+	if p.an == nil {
 		var req anthropic.MessagesRequest
-		if err := json.Unmarshal(c.body, &req); err != nil {
+		if err := json.Unmarshal(p.body, &req); err != nil {
 			return nil, jsonError(err)
 		}
-		c.an = &req
+		p.an = &req
 	}
-	return c.an, nil
+	return p.an, nil
 }
 
 // forwardedHeaders picks the client headers an upstream of the same

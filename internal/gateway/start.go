@@ -33,6 +33,10 @@ type started struct {
 
 	rd    *sse.Reader // streamed: the rest of the stream
 	first sse.Event   // streamed: its first event
+
+	// notes are the during_call and post_call guardrail outcomes, for
+	// the x-llmux-guardrails header.
+	notes []string
 }
 
 // attempt runs one candidate to the end.
@@ -48,6 +52,10 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, u
 // a content filter's refusal and the route has content_filter_fallbacks,
 // which then get their turn (the refusal is written only if they fail).
 func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemptResult, st *callState) attemptResult {
+	if r.denied != nil {
+		writeError(w, c.f, r.denied)
+		return r
+	}
 	if r.clientErr == nil {
 		return r
 	}
@@ -65,12 +73,13 @@ func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemp
 // client.
 func (g *Gateway) start(ctx context.Context, c *call, up *upstream, res ratelimit.Reservation, n int) (*started, attemptResult) {
 	name := up.dep.Name
-	p, aerr := g.prepare(c, up)
+	p, aerr := g.prepare(ctx, c, up)
 	if aerr != nil {
 		g.cancel(res)
 		return nil, attemptResult{failure: attemptFailure{deployment: name, clientErr: aerr}}
 	}
 	actx, wd := startWatchdog(ctx, g.timeoutsFor(c.serving, up.dep))
+	checks := g.during(actx, c, p.pl)
 	sent := g.now()
 	resp, err := up.adapter.Send(actx, p.req)
 	if err != nil {
@@ -105,6 +114,9 @@ func (g *Gateway) start(ctx context.Context, c *call, up *upstream, res ratelimi
 	}
 	wd.token()
 	g.health.ObserveTTFT(name, g.now().Sub(sent))
+	if r, ok := g.checkStarted(ctx, c, s, checks); !ok {
+		return nil, r
+	}
 	return s, attemptResult{}
 }
 
@@ -140,10 +152,18 @@ func (g *Gateway) complete(ctx context.Context, w http.ResponseWriter, c *call, 
 	defer s.wd.stop()
 	name := s.up.dep.Name
 	setServedHeaders(w, name, s.n)
+	if ph := c.promptHeader(s.p.pl); ph != "" {
+		w.Header().Set(headerPrompt, ph)
+	}
+	guardHeaders(w.Header(), c, s.p.pl, s.notes)
 	if !c.stream {
+		out := s.out
+		if v := s.p.pl.vault; v != nil {
+			out = v.RestoreJSON(out)
+		}
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
-		w.Write(s.out)
+		w.Write(out)
 		g.settle(s.up, s.res, s.u, s.u != (usage{}))
 		g.health.Success(name)
 		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: s.u}}

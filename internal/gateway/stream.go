@@ -42,7 +42,7 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	sse.SetHeaders(w.Header())
 	w.WriteHeader(http.StatusOK)
 	sw := sse.NewWriter(w)
-	s := g.newStreamer(c, st.up, st.p, sw)
+	s := g.newStreamer(c, st.up, st.p, g.guardStream(ctx, c, st.p.pl, sw))
 	err := s.event(st.first)
 	for err == nil {
 		var ev sse.Event
@@ -123,7 +123,7 @@ func truncate(b []byte, n int) string {
 	return string(b)
 }
 
-func (g *Gateway) newStreamer(c *call, up *upstream, p *prepared, sw *sse.Writer) streamer {
+func (g *Gateway) newStreamer(c *call, up *upstream, p *prepared, sw eventWriter) streamer {
 	switch {
 	case p.passthrough && c.f == formatOpenAI:
 		return &openAIPass{w: sw, strip: p.stripUsage}
@@ -132,7 +132,7 @@ func (g *Gateway) newStreamer(c *call, up *upstream, p *prepared, sw *sse.Writer
 	case c.f == formatOpenAI:
 		return &fromAnthropic{conv: translate.NewAnthropicToOpenAIStream(sw, up.dep.Model, c.includeUsage)}
 	default:
-		est := len(c.body) / 4
+		est := len(p.pl.body) / 4
 		return &fromOpenAI{conv: translate.NewOpenAIToAnthropicStream(sw, up.dep.Model, est)}
 	}
 }
@@ -143,7 +143,7 @@ func (g *Gateway) newStreamer(c *call, up *upstream, p *prepared, sw *sse.Writer
 // unescaped quotes cannot occur inside a JSON string, so the byte
 // replacement only ever hits the field itself.
 type openAIPass struct {
-	w     *sse.Writer
+	w     eventWriter
 	strip bool
 	u     usage
 	done  bool
@@ -199,7 +199,7 @@ func (s *openAIPass) usage() usage { return s.u }
 // anthropicPass relays an Anthropic stream to an Anthropic client, reading
 // usage from message_start and message_delta.
 type anthropicPass struct {
-	w    *sse.Writer
+	w    eventWriter
 	u    usage
 	done bool
 }

@@ -75,6 +75,7 @@ const (
 	FilterCapabilities = "capabilities"
 	FilterTier         = "tier"
 	FilterContext      = "context"
+	FilterVariant      = "variant"
 )
 
 // NoCandidateError is returned by Plan when no deployment of the route can
@@ -90,7 +91,8 @@ type NoCandidateError struct {
 // Rejection is why a filter left a deployment out.
 type Rejection struct {
 	Deployment string `json:"deployment"`
-	// Filter is FilterCapabilities, FilterTier or FilterContext.
+	// Filter is FilterCapabilities, FilterTier, FilterContext or
+	// FilterVariant.
 	Filter string `json:"filter"`
 	Reason string `json:"reason"`
 }
@@ -140,11 +142,12 @@ const (
 	byCapabilities
 	byTier
 	byContext
+	byVariant
 )
 
 // filter is the name of the filter that left the deployment out, or "".
 func (r reason) filter() string {
-	return [...]string{"", FilterCapabilities, FilterTier, FilterContext}[r.kind]
+	return [...]string{"", FilterCapabilities, FilterTier, FilterContext, FilterVariant}[r.kind]
 }
 
 // text says why the filter left d out of req's plan.
@@ -164,6 +167,8 @@ func (r reason) text(d *config.Deployment, req *Request) string {
 			exact = " (exact count)"
 		}
 		return fmt.Sprintf("needs %d tokens%s, window %d", r.need, exact, r.window)
+	case byVariant:
+		return "the prompt has no variant for " + d.Family + " and requires one"
 	}
 	return "kept"
 }
@@ -176,6 +181,9 @@ func check(d *config.Deployment, caps Capabilities, req *Request, exact *exactCo
 	}
 	if r := allowed(d, req); r.kind != kept {
 		return r
+	}
+	if req.Admit != nil && !req.Admit(d) {
+		return reason{kind: byVariant}
 	}
 	return fits(d, req, exact)
 }

@@ -1,7 +1,9 @@
 package router
 
 import (
+	"errors"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/llmux/llmux/internal/config"
@@ -145,8 +147,40 @@ func TestCheckOrder(t *testing.T) {
 		t.Errorf("filter = %q, want tier", r.filter())
 	}
 	req.Tier = "pro"
+	req.Admit = func(*config.Deployment) bool { return false }
+	if r := check(d, capAll, &req, &exactCounts{}); r.filter() != FilterVariant {
+		t.Errorf("filter = %q, want variant", r.filter())
+	}
+	req.Admit = func(*config.Deployment) bool { return true }
 	if r := check(d, capAll, &req, &exactCounts{}); r.filter() != FilterContext {
 		t.Errorf("filter = %q, want context", r.filter())
+	}
+}
+
+func TestAdmitLeavesOutDeployments(t *testing.T) {
+	cfg := &config.Config{
+		Deployments: []config.Deployment{
+			{Name: "gpt", Model: "gpt-4o", Family: "gpt-4o"},
+			{Name: "claude", Model: "claude-x", Family: "claude-x"},
+		},
+		Routes: []config.Route{{Name: "chat", Deployments: []string{"gpt", "claude"}, MaxAttempts: 2}},
+	}
+	r, err := New(cfg, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	onlyClaude := func(d *config.Deployment) bool { return d.Family == "claude-x" }
+	p, err := r.Plan(Request{Route: "chat", Admit: onlyClaude})
+	if err != nil || len(p.Candidates) != 1 || p.Candidates[0].Name != "claude" {
+		t.Fatalf("Plan = %+v, %v; want claude only", p, err)
+	}
+	_, err = r.Plan(Request{Route: "chat", Admit: func(*config.Deployment) bool { return false }})
+	var none *NoCandidateError
+	if !errors.As(err, &none) || !none.Only(FilterVariant) {
+		t.Fatalf("err = %v; want a NoCandidateError from the variant filter", err)
+	}
+	if !strings.Contains(none.Error(), "no variant for gpt-4o") {
+		t.Errorf("error %q does not say why", none.Error())
 	}
 }
 

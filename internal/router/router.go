@@ -75,6 +75,10 @@ type Request struct {
 	Needs Capabilities
 	// Tier is the client key's tier; empty for a key without one.
 	Tier string
+	// Admit, if set, leaves out deployments it returns false for: a
+	// prompt with require_variant and no variant for the deployment's
+	// model.
+	Admit func(d *config.Deployment) bool
 }
 
 // Plan is the ordered list of candidates for one request.
