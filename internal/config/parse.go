@@ -117,7 +117,7 @@ func applyDefaults(c *Config, pos *positions) {
 		if g.Action == "" {
 			g.Action = ActionDeny
 		}
-		if !pos.given[fmt.Sprintf("guardrails[%d].timeout", i)] {
+		if g.Type == GuardCommand && !pos.given[fmt.Sprintf("guardrails[%d].timeout", i)] {
 			g.Timeout = defaultGuardTimeout
 		}
 	}

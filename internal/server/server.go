@@ -34,6 +34,8 @@ type Server struct {
 	simSrv  *http.Server
 	redis   *redis.Client
 	serving chan error
+	// stopWatch stops watching the prompt repository; nil if not watched.
+	stopWatch func()
 }
 
 // limiter sets the gateway's limiter from the config: in memory, or in
@@ -75,6 +77,10 @@ func Start(ctx context.Context, cfg *config.Config, log *slog.Logger) (*Server, 
 	}
 	opts := gateway.Options{Config: cfg, Logger: log}
 	if err := s.limiter(cfg, log, &opts); err != nil {
+		s.Close(ctx)
+		return nil, err
+	}
+	if err := s.promptsAndGuards(cfg, log, &opts); err != nil {
 		s.Close(ctx)
 		return nil, err
 	}
@@ -186,6 +192,9 @@ func (s *Server) Close(ctx context.Context) error {
 	}
 	if s.redis != nil {
 		errs = append(errs, s.redis.Close())
+	}
+	if s.stopWatch != nil {
+		s.stopWatch()
 	}
 	return errors.Join(errs...)
 }
