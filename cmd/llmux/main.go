@@ -34,6 +34,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetOut(stdout)
 	root.SetErr(stderr)
 	root.SetArgs(args)
-	root.AddCommand(serveCmd(stdout, stderr), simCmd(stdout, stderr), configCmd(stdout), benchCmd(stdout, stderr), routeCmd(stdout))
+	root.AddCommand(serveCmd(stdout, stderr), simCmd(stdout, stderr), configCmd(stdout), benchCmd(stdout, stderr), routeCmd(stdout),
+		promptsCmd(stdout), verifyCmd(stdout, stderr))
 	return root.ExecuteContext(ctx)
 }
