@@ -19,7 +19,7 @@ func (s staticPrompts) Repo() *prompts.Repo { return s.repo }
 
 // writeRepo writes files (path: content) under a temporary prompt
 // repository and loads it.
-func writeRepo(t *testing.T, files map[string]string) *prompts.Repo {
+func writeRepo(t testing.TB, files map[string]string) *prompts.Repo {
 	t.Helper()
 	dir := t.TempDir()
 	for name, content := range files {
@@ -41,10 +41,11 @@ func writeRepo(t *testing.T, files map[string]string) *prompts.Repo {
 // explainRepo has prompt "explain" (v3, production → 3) with variants for
 // gpt-4o (exact), claude-* (glob) and a default, and prompt "strict"
 // (require_variant) with a claude variant and a default only.
-func explainRepo(t *testing.T) *prompts.Repo {
-	return writeRepo(t, map[string]string{
-		"_partials/scope.j2": `Only answer about code.`,
-		"explain/prompt.yaml": `name: explain
+func explainRepo(t testing.TB) *prompts.Repo { return writeRepo(t, explainFiles) }
+
+var explainFiles = map[string]string{
+	"_partials/scope.j2": `Only answer about code.`,
+	"explain/prompt.yaml": `name: explain
 version: 3
 labels: {production: 3}
 input:
@@ -54,7 +55,7 @@ input:
     code: {type: string}
     level: {type: integer}
 `,
-		"explain/gpt4.prompt": `---
+	"explain/gpt4.prompt": `---
 variant: gpt4
 match: ["gpt-4o"]
 params: {max_tokens: 111, temperature: 0.1}
@@ -65,7 +66,7 @@ messages:
   - role: user
     content: 'Explain: {{ code }}'
 `,
-		"explain/claude.prompt": `---
+	"explain/claude.prompt": `---
 variant: claude
 match: ["claude-*"]
 params: {max_tokens: 222, stop: ["END"]}
@@ -76,18 +77,18 @@ messages:
   - role: user
     content: '<code>{{ code }}</code>'
 `,
-		"explain/default.prompt": `---
+	"explain/default.prompt": `---
 variant: default
 ---
 messages:
   - role: user
     content: 'Default: {{ code }}'
 `,
-		"strict/prompt.yaml": `name: strict
+	"strict/prompt.yaml": `name: strict
 version: 1
 require_variant: true
 `,
-		"strict/claude.prompt": `---
+	"strict/claude.prompt": `---
 variant: claude
 match: ["claude-*"]
 ---
@@ -95,14 +96,13 @@ messages:
   - role: user
     content: 'strict claude'
 `,
-		"strict/default.prompt": `---
+	"strict/default.prompt": `---
 variant: default
 ---
 messages:
   - role: user
     content: 'strict default'
 `,
-	})
 }
 
 func TestPromptRenderedForTheRoutedModel(t *testing.T) {
@@ -297,4 +297,41 @@ func TestPromptsNotConfigured(t *testing.T) {
 	if rec.Code != 400 || !strings.Contains(rec.Body.String(), "no prompt repository") {
 		t.Errorf("status %d: %s", rec.Code, rec.Body)
 	}
+}
+
+// FuzzPromptRequest: whatever names a prompt, with whatever variables,
+// messages and secrets, the gateway answers below 500 in the client's
+// format, never panics and never shows a secret it redacted upstream.
+func FuzzPromptRequest(f *testing.F) {
+	for _, s := range []string{
+		`{"model":"both","llmux":{"prompt":"explain","variables":{"code":"x"}}}`,
+		`{"model":"openai","llmux":{"prompt":"explain@3","variables":{"code":"AKIA` + `Z7XQ4HN2LK5MTR6W"}},"messages":[{"role":"user","content":"hi"}]}`,
+		`{"model":"anthropic","max_tokens":3,"llmux":{"prompt":"strict"},"system":[{"type":"text","text":"s"}]}`,
+		`{"model":"mini","llmux":{"prompt":"explain","variables":{"code":{"nested":[1,2]}}}}`,
+		`{"model":"openai","llmux":{"prompt":"explain@","variables":null}}`,
+		`{"model":"openai","llmux":{"prompt":"@@@"},"messages":{}}`,
+	} {
+		f.Add(s, false)
+		f.Add(s, true)
+	}
+	up := newEchoUpstream(f)
+	r, err := testRedactor()
+	if err != nil {
+		f.Fatal(err)
+	}
+	repo := explainRepo(f)
+	g := newEchoGateway(f, echoConfig(up.srv.URL), Options{Prompts: staticPrompts{repo}, Redactor: r})
+	f.Fuzz(func(t *testing.T, body string, anthropic bool) {
+		path := "/v1/chat/completions"
+		if anthropic {
+			path = "/v1/messages"
+		}
+		rec := post(g, path, body)
+		if rec.Code >= 500 {
+			t.Fatalf("status %d for %q: %s", rec.Code, body, rec.Body)
+		}
+		if rec.Code != 200 && !json.Valid(rec.Body.Bytes()) {
+			t.Fatalf("error body is not JSON: %s", rec.Body)
+		}
+	})
 }
