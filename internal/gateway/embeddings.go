@@ -49,5 +49,13 @@ func (g *Gateway) admitEmbeddings(w http.ResponseWriter, r *http.Request) (*call
 	}
 	c := &call{f: formatOpenAI, op: provider.OpEmbeddings, body: body, route: *s.Model, key: key}
 	c.base = &payload{body: body}
-	return c, g.checkRoute(c, true)
+	if aerr := g.checkRoute(c, true); aerr != nil {
+		return c, aerr
+	}
+	// Code sent for embedding leaves too: its secrets are redacted (the
+	// vectors of a placeholder are what the index should hold anyway).
+	if c.guards, aerr = g.guardsFor(c); aerr != nil {
+		return c, aerr
+	}
+	return c, g.protect(r.Context(), c, c.base)
 }

@@ -32,9 +32,9 @@ type callGuards struct {
 func (g *Gateway) guardsFor(c *call) (*callGuards, *apiError) {
 	cg := &callGuards{}
 	if r := g.cfgRoute(c.route); r.RedactSecrets == nil || *r.RedactSecrets {
-		cg.redact = g.redactor != nil && c.op == provider.OpChat
+		cg.redact = g.redactor != nil
 	}
-	if g.guards == nil {
+	if g.guards == nil || c.op != provider.OpChat {
 		return cg, nil
 	}
 	var lists [][]string

@@ -250,3 +250,17 @@ func TestPromptVariablesRedacted(t *testing.T) {
 		t.Errorf("answer %q does not have the secret back", got)
 	}
 }
+
+// Code sent for embedding is redacted too.
+func TestEmbeddingsRedacted(t *testing.T) {
+	rec := newRecordingUpstream(t)
+	cfg := echoConfig(rec.srv.URL)
+	cfg.Deployments = append(cfg.Deployments, config.Deployment{Name: "oa/embed", Account: "oa", Model: "text-embedding-3-small",
+		Family: "text-embedding-3-small", ContextWindow: 8191, MaxOutput: 1, Embeddings: true, Weight: 1})
+	cfg.Routes = append(cfg.Routes, config.Route{Name: "embed", Deployments: []string{"oa/embed"}, MaxAttempts: 1})
+	g, _ := redactingGateway(t, cfg, nil)
+	post(g, "/v1/embeddings", `{"model":"embed","input":["const key = \"`+fakeAWSKey+`\""]}`)
+	if sent := rec.last(); bytes.Contains(sent, []byte(fakeAWSKey)) || !bytes.Contains(sent, []byte("SECRET_1")) {
+		t.Errorf("embeddings upstream saw %s", sent)
+	}
+}
