@@ -9,6 +9,7 @@ import (
 	"net/http"
 	"path"
 	"slices"
+	"strings"
 	"sync"
 
 	"github.com/tidwall/gjson"
@@ -232,24 +233,36 @@ func marshal(v any) ([]byte, error) {
 }
 
 func prependMessages(body []byte, rendered []wireMessage) ([]byte, error) {
-	var all []json.RawMessage
+	own := gjson.GetBytes(body, "messages")
+	size := 2 + len(own.Raw)
 	for _, m := range rendered {
-		raw, err := marshal(m)
-		if err != nil {
-			return nil, err
+		size += len(m.Role) + len(m.Content) + 32
+	}
+	buf := make([]byte, 0, size)
+	buf = append(buf, '[')
+	for i, m := range rendered {
+		if i > 0 {
+			buf = append(buf, ',')
 		}
-		all = append(all, raw)
+		buf = append(buf, `{"role":`...)
+		buf = appendJSONString(buf, m.Role)
+		buf = append(buf, `,"content":`...)
+		buf = appendJSONString(buf, m.Content)
+		buf = append(buf, '}')
 	}
-	if own := gjson.GetBytes(body, "messages"); own.IsArray() {
-		for _, m := range own.Array() {
-			all = append(all, json.RawMessage(m.Raw))
+	if own.IsArray() {
+		// The client's own messages, as sent (already validated JSON).
+		inner := strings.TrimSpace(own.Raw)
+		inner = strings.TrimSpace(inner[1 : len(inner)-1])
+		if inner != "" {
+			if len(rendered) > 0 {
+				buf = append(buf, ',')
+			}
+			buf = append(buf, inner...)
 		}
 	}
-	raw, err := marshal(all)
-	if err != nil {
-		return nil, err
-	}
-	return sjson.SetRawBytes(body, "messages", raw)
+	buf = append(buf, ']')
+	return sjson.SetRawBytes(body, "messages", buf)
 }
 
 // prependSystem puts the prompt's system text before the client's own

@@ -335,3 +335,20 @@ func FuzzPromptRequest(f *testing.F) {
 		}
 	})
 }
+
+// appendJSONString encodes like encoding/json without HTML escaping.
+func FuzzAppendJSONString(f *testing.F) {
+	for _, s := range []string{"", "a < b && c", "quote \" back \\ nl \n tab \t", "\x00\x1f\x7f", "\u2028\u2029", "bad \xff utf8", "é中𝄞"} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, s string) {
+		got := appendJSONString(nil, s)
+		var b strings.Builder
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		enc.Encode(s)
+		if want := strings.TrimSuffix(b.String(), "\n"); string(got) != want {
+			t.Fatalf("appendJSONString(%q) = %s, want %s", s, got, want)
+		}
+	})
+}

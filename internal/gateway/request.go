@@ -1,7 +1,6 @@
 package gateway
 
 import (
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -10,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/tidwall/gjson"
 	"github.com/tidwall/sjson"
 
 	"github.com/llmux/llmux/internal/api/anthropic"
@@ -128,8 +128,9 @@ type chatScan struct {
 	StreamOptions       *struct {
 		IncludeUsage bool `json:"include_usage"`
 	} `json:"stream_options"`
-	// Llmux is the llmux extension: a named prompt and its variables.
-	Llmux json.RawMessage `json:"llmux"`
+	// Llmux is the llmux extension: a named prompt and its variables,
+	// decoded in the same pass as the rest.
+	Llmux *extension `json:"llmux"`
 }
 
 // scanChat validates what every upstream would reject anyway, so a bad
@@ -137,10 +138,13 @@ type chatScan struct {
 func scanChat(f format, body []byte) (*call, *apiError) {
 	var s chatScan
 	if err := json.Unmarshal(body, &s); err != nil {
+		if aerr := extensionError(body); aerr != nil {
+			return nil, aerr
+		}
 		return nil, jsonError(err)
 	}
 	c := &call{f: f, op: provider.OpChat, body: body}
-	ref, aerr := scanExtension(s.Llmux)
+	ref, aerr := checkExtension(body, s.Llmux)
 	if aerr != nil {
 		return nil, aerr
 	}
@@ -199,22 +203,49 @@ type extension struct {
 	Variables map[string]any `json:"variables"`
 }
 
-// scanExtension decodes the llmux extension object, strictly: a
-// misspelled field is an error, not a silently ignored option.
-func scanExtension(raw json.RawMessage) (*extension, *apiError) {
-	if len(raw) == 0 || string(raw) == "null" {
+// extensionFields are the llmux object's fields.
+var extensionFields = map[string]bool{"prompt": true, "variables": true}
+
+// checkExtension checks the llmux object decoded with the body: strictly,
+// so a misspelled field is an error rather than a silently ignored
+// option (the keys are checked on the raw bytes, which costs no second
+// decode of the variables).
+func checkExtension(body []byte, ext *extension) (*extension, *apiError) {
+	raw := gjson.GetBytes(body, "llmux")
+	if !raw.Exists() || raw.Type == gjson.Null {
 		return nil, nil
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
-	var ext extension
-	if err := dec.Decode(&ext); err != nil {
-		return nil, errBadRequest("llmux", "llmux: must be an object {\"prompt\": \"name@label\", \"variables\": {...}}: "+err.Error())
+	var unknown string
+	raw.ForEach(func(k, _ gjson.Result) bool {
+		if !extensionFields[k.Str] {
+			unknown = k.Str
+			return false
+		}
+		return true
+	})
+	if unknown != "" {
+		return nil, errBadRequest("llmux", fmt.Sprintf("llmux: unknown field %q; the object is {\"prompt\": \"name@label\", \"variables\": {...}}.", unknown))
 	}
-	if ext.Prompt == "" {
+	if ext == nil || ext.Prompt == "" {
 		return nil, errBadRequest("llmux.prompt", "llmux.prompt: required: the name of a prompt, optionally with @label or @version.")
 	}
-	return &ext, nil
+	return ext, nil
+}
+
+// extensionError explains a body that failed to decode because of its
+// llmux object, in the object's own terms.
+func extensionError(body []byte) *apiError {
+	raw := gjson.GetBytes(body, "llmux")
+	if !raw.Exists() || raw.IsObject() || raw.Type == gjson.Null {
+		if v := raw.Get("variables"); raw.IsObject() && v.Exists() && !v.IsObject() && v.Type != gjson.Null {
+			return errBadRequest("llmux.variables", "llmux.variables: must be an object of variable names to values.")
+		}
+		if p := raw.Get("prompt"); raw.IsObject() && p.Exists() && p.Type != gjson.String {
+			return errBadRequest("llmux.prompt", "llmux.prompt: must be a string, the name of a prompt.")
+		}
+		return nil
+	}
+	return errBadRequest("llmux", "llmux: must be an object {\"prompt\": \"name@label\", \"variables\": {...}}.")
 }
 
 func requiredMessage(f format, field string) string {
