@@ -101,7 +101,7 @@ func promptsCmd(stdout io.Writer) *cobra.Command {
 				if err != nil {
 					return err
 				}
-				return lintPrompts(stdout, dir, targets(cfg))
+				return lintPrompts(stdout, dir, cfg)
 			},
 		},
 		&cobra.Command{
@@ -288,8 +288,8 @@ func targets(cfg *config.Config) []prompts.Target {
 	return out
 }
 
-func lintPrompts(w io.Writer, dir string, targets []prompts.Target) error {
-	problems := prompts.Lint(dir, targets)
+func lintPrompts(w io.Writer, dir string, cfg *config.Config) error {
+	problems := append(prompts.Lint(dir, targets(cfg)), guardrailProblems(dir, cfg)...)
 	errs := 0
 	for _, p := range problems {
 		fmt.Fprintln(w, p.String())
@@ -302,4 +302,32 @@ func lintPrompts(w io.Writer, dir string, targets []prompts.Target) error {
 	}
 	fmt.Fprintf(w, "%s: ok (%d warnings)\n", dir, len(problems))
 	return nil
+}
+
+// guardrailProblems reports guardrails a prompt names that the config
+// does not define: requests naming the prompt would fail.
+func guardrailProblems(dir string, cfg *config.Config) []prompts.Problem {
+	if cfg == nil {
+		return nil
+	}
+	repo, err := prompts.Load(dir)
+	if err != nil {
+		return nil // Lint reported it
+	}
+	defined := map[string]bool{}
+	for _, g := range cfg.Guardrails {
+		defined[g.Name] = true
+	}
+	var out []prompts.Problem
+	for _, p := range repo.Prompts() {
+		for n, v := range p.Versions {
+			for _, g := range v.Guardrails {
+				if !defined[g] {
+					out = append(out, prompts.Problem{File: filepath.Join(dir, p.Name, "prompt.yaml"), Severity: prompts.SeverityError,
+						Message: fmt.Sprintf("%s@%d names guardrail %q, which %s does not define", p.Name, n, g, cfg.Path)})
+				}
+			}
+		}
+	}
+	return out
 }
