@@ -11,6 +11,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.AddCommand(benchOverheadCmd(stdout))
 	cmd.AddCommand(benchLimitsCmd(stdout, stderr))
 	cmd.AddCommand(benchBrownoutCmd(stdout, stderr))
+	cmd.AddCommand(benchCodeIndexCmd(stdout, stderr))
 	return cmd
 }
 

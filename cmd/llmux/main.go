@@ -35,6 +35,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	root.SetErr(stderr)
 	root.SetArgs(args)
 	root.AddCommand(serveCmd(stdout, stderr), simCmd(stdout, stderr), configCmd(stdout), benchCmd(stdout, stderr), routeCmd(stdout),
-		promptsCmd(stdout), verifyCmd(stdout, stderr))
+		promptsCmd(stdout), verifyCmd(stdout, stderr), askCmd(stdout, stderr))
+	root.AddCommand(indexCmd(stdout, stderr), searchCmd(stdout, stderr))
 	return root.ExecuteContext(ctx)
 }

@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 	"os"
 	"os/exec"
 	"strings"
@@ -160,38 +159,10 @@ func sendPrompt(ctx context.Context, o *verifyOptions, ref string, vars map[stri
 	if err != nil {
 		return err
 	}
-	url := strings.TrimRight(o.url, "/") + "/v1/prompts/" + ref + "/completions"
-	req, err := http.NewRequestWithContext(ctx, http.MethodPost, url, bytes.NewReader(body))
+	answer, h, err := postChat(ctx, gatewayTarget{o.url, o.keyEnv}, "/v1/prompts/"+ref+"/completions", body)
 	if err != nil {
 		return err
 	}
-	req.Header.Set("Content-Type", "application/json")
-	if key := os.Getenv(o.keyEnv); key != "" {
-		req.Header.Set("Authorization", "Bearer "+key)
-	}
-	resp, err := http.DefaultClient.Do(req)
-	if err != nil {
-		return fmt.Errorf("send to %s: %w", o.url, err)
-	}
-	defer resp.Body.Close()
-	data, err := io.ReadAll(io.LimitReader(resp.Body, 8<<20))
-	if err != nil {
-		return fmt.Errorf("read answer: %w", err)
-	}
-	if resp.StatusCode != http.StatusOK {
-		return fmt.Errorf("gateway answered %s: %s", resp.Status, bytes.TrimSpace(data))
-	}
-	var answer struct {
-		Choices []struct {
-			Message struct {
-				Content string `json:"content"`
-			} `json:"message"`
-		} `json:"choices"`
-	}
-	if err := json.Unmarshal(data, &answer); err != nil || len(answer.Choices) == 0 {
-		return fmt.Errorf("unexpected answer: %s", bytes.TrimSpace(data))
-	}
-	fmt.Fprintf(stdout, "%s\n\n[%s via %s]\n", answer.Choices[0].Message.Content,
-		resp.Header.Get("x-llmux-prompt"), resp.Header.Get("x-llmux-deployment"))
+	fmt.Fprintf(stdout, "%s\n\n[%s via %s]\n", answer, h.Get("x-llmux-prompt"), h.Get("x-llmux-deployment"))
 	return nil
 }
