@@ -21,7 +21,6 @@ const (
 )
 
 func (s *codeSet) add(c byte)              { s[c>>6] |= 1 << (c & 63) }
-func (s codeSet) has(c byte) bool          { return s[c>>6]&(1<<(c&63)) != 0 }
 func (s codeSet) or(t codeSet) codeSet     { return codeSet{s[0] | t[0], s[1] | t[1]} }
 func (s codeSet) andNot(t codeSet) codeSet { return codeSet{s[0] &^ t[0], s[1] &^ t[1]} }
 func (s codeSet) meets(t codeSet) bool     { return s[0]&t[0] != 0 || s[1]&t[1] != 0 }
