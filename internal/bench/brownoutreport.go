@@ -133,10 +133,7 @@ func pathOf(hops []upstreamHop) int {
 const slowestShown = 5
 
 // BrownoutBar is one of issue 4's bars.
-type BrownoutBar struct {
-	What, Value string
-	Pass        bool
-}
+type BrownoutBar = IssueBar
 
 func newBrownoutReport(cond BrownoutConditions, rec *brownoutRecord) *BrownoutReport {
 	rep := &BrownoutReport{Conditions: cond, CutAtDrain: rec.cutAtDrain, Untagged: rec.untagged,
@@ -290,14 +287,7 @@ func (r *BrownoutReport) WriteText(w io.Writer) error {
 	r.writeUpstream(&b)
 	r.writeSlowest(&b)
 	r.writeNotes(&b)
-	fmt.Fprintf(&b, "\nbars (issue 4; the exit code does not depend on them)\n")
-	for _, bar := range r.Bars {
-		verdict := "PASS"
-		if !bar.Pass {
-			verdict = "FAIL"
-		}
-		fmt.Fprintf(&b, "%s  %s: %s\n", verdict, bar.What, bar.Value)
-	}
+	writeBars(&b, "issue 4", r.Bars)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

@@ -112,10 +112,7 @@ type CodeIndexRSS struct {
 }
 
 // CodeIndexBar is one of the issue's bars.
-type CodeIndexBar struct {
-	What, Value string
-	Pass        bool
-}
+type CodeIndexBar = IssueBar
 
 // CodeIndexResult is one (mode, retriever, embedder) in the JSON line.
 type CodeIndexResult struct {
@@ -257,14 +254,7 @@ func (r *CodeIndexReport) WriteText(w io.Writer) error {
 	r.Conditions.write(&b)
 	r.writeRetrieval(&b)
 	r.writeIndexes(&b)
-	fmt.Fprintf(&b, "\nbars (the codeindex issue; the exit code does not depend on them)\n")
-	for _, bar := range r.Bars {
-		verdict := "PASS"
-		if !bar.Pass {
-			verdict = "FAIL"
-		}
-		fmt.Fprintf(&b, "%s  %s: %s\n", verdict, bar.What, bar.Value)
-	}
+	writeBars(&b, "the codeindex issue", r.Bars)
 	_, err := io.WriteString(w, b.String())
 	return err
 }

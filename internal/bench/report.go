@@ -239,3 +239,22 @@ func orUnknown(s string) string {
 	}
 	return s
 }
+
+// IssueBar is one of an issue's bars: what is measured, the value, the
+// verdict.
+type IssueBar struct {
+	What, Value string
+	Pass        bool
+}
+
+// writeBars writes the verdicts on an issue's bars, one line each.
+func writeBars(b *strings.Builder, issue string, bars []IssueBar) {
+	fmt.Fprintf(b, "\nbars (%s; the exit code does not depend on them)\n", issue)
+	for _, bar := range bars {
+		verdict := "PASS"
+		if !bar.Pass {
+			verdict = "FAIL"
+		}
+		fmt.Fprintf(b, "%s  %s: %s\n", verdict, bar.What, bar.Value)
+	}
+}
