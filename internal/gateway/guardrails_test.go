@@ -151,7 +151,7 @@ func TestGuardrailActions(t *testing.T) {
 			status: 422, calls: 0, contains: "no-drop"},
 		{name: "post_call deny", route: "openai", answers: []string{"the answer is secret-sauce"},
 			rule:   config.Guardrail{Name: "no-sauce", Type: config.GuardContains, None: []string{"secret-sauce"}},
-			status: 422, calls: 1, contains: "no-sauce"},
+			status: 422, calls: 1, contains: "no-sauce", header: "no-sauce:denied"},
 		{name: "post_call flag passes, marked", route: "openai", answers: []string{"short"},
 			rule:   config.Guardrail{Name: "long", Type: config.GuardLength, MinChars: 100, Action: config.ActionFlag},
 			status: 200, calls: 1, header: "long:flagged"},

@@ -53,6 +53,7 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, u
 // which then get their turn (the refusal is written only if they fail).
 func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemptResult, st *callState) attemptResult {
 	if r.denied != nil {
+		w.Header().Set(headerGuardrails, r.denied.param+":denied")
 		writeError(w, c.f, r.denied)
 		return r
 	}
