@@ -39,23 +39,8 @@ func TestAsk(t *testing.T) {
 	}
 	ix.Close()
 
-	cfg, err := config.Load("../../examples/quickstart.yaml")
-	if err != nil {
-		t.Fatal(err)
-	}
-	zero := 0.0
-	cfg.Listen, cfg.Simulator.TimeScale = "127.0.0.1:0", &zero
-	srv, err := server.Start(ctx, cfg, slog.New(slog.DiscardHandler))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer func() {
-		c, cancel := context.WithTimeout(ctx, 5*time.Second)
-		defer cancel()
-		srv.Close(c)
-	}()
-	t.Setenv("LLMUX_TEST_KEY", "sk-llmux-demo")
-	common := []string{"--root", repo, "--url", "http://" + srv.Addr, "--key-env", "LLMUX_TEST_KEY", "--route", "openai-chat"}
+	url := startQuickstart(t)
+	common := []string{"--root", repo, "--url", url, "--key-env", "LLMUX_TEST_KEY", "--route", "openai-chat"}
 
 	out, err := runCmd(t, append([]string{"ask", "how do I register a widget in the registry?"}, common...)...)
 	if err != nil {
@@ -77,4 +62,27 @@ func TestAsk(t *testing.T) {
 	if err != nil || !strings.Contains(out, "Sources:") {
 		t.Errorf("built-in prompt: %v\n%s", err, out)
 	}
+}
+
+// startQuickstart runs llmux on the quickstart config (simulator latency
+// off) for the test and sets LLMUX_TEST_KEY to its client key.
+func startQuickstart(t *testing.T) string {
+	t.Helper()
+	cfg, err := config.Load("../../examples/quickstart.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	zero := 0.0
+	cfg.Listen, cfg.Simulator.TimeScale = "127.0.0.1:0", &zero
+	srv, err := server.Start(context.Background(), cfg, slog.New(slog.DiscardHandler))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		srv.Close(ctx)
+	})
+	t.Setenv("LLMUX_TEST_KEY", "sk-llmux-demo")
+	return "http://" + srv.Addr
 }

@@ -107,3 +107,18 @@ func TestVerifyPrint(t *testing.T) {
 		t.Errorf("vars = %v", vars)
 	}
 }
+
+// verify sends the tool's real output through the gateway's prompt
+// endpoint and prints the answer with the variant that served it.
+func TestVerifySends(t *testing.T) {
+	url := startQuickstart(t)
+	out, err := runCmd(t, "verify", "explain-error", "--config", "../../examples/quickstart.yaml", "--url", url,
+		"--key-env", "LLMUX_TEST_KEY", "--route", "openai-chat", "--var", "code=package main",
+		"--", "sh", "-c", "echo './main.go:1:1: expected declaration'; exit 1")
+	if err != nil {
+		t.Fatalf("%v\n%s", err, out)
+	}
+	if !strings.Contains(out, "[explain-error@1#gpt35 via ") || !strings.Contains(out, "exited 1") {
+		t.Errorf("output:\n%s", out)
+	}
+}
