@@ -7,7 +7,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"path"
 	"slices"
 	"strings"
 	"sync"
@@ -104,28 +103,11 @@ func (g *Gateway) providerFamily(d *config.Deployment) string {
 }
 
 // admits reports whether the prompt has a variant for d: any variant
-// (a default one included), or with require_variant one that matches d's
+// (a default one included), or with require_variant one written for d's
 // model or provider family.
 func (pc *promptCall) admits(d *config.Deployment, family string) bool {
 	v, _ := pc.version.Select(d.Family, family)
-	if v == nil {
-		return false
-	}
-	return !pc.version.RequireVariant || matchesModel(v, d.Family, family)
-}
-
-// matchesModel reports whether v was written for model (an exact or glob
-// entry) or its provider family, rather than only being the default.
-func matchesModel(v *prompts.Variant, model, family string) bool {
-	if v.Family != "" && v.Family == family {
-		return true
-	}
-	for _, m := range v.Match {
-		if ok, _ := path.Match(m, model); ok || m == model {
-			return true
-		}
-	}
-	return false
+	return v != nil && (!pc.version.RequireVariant || v.WrittenFor(d.Family, family))
 }
 
 // payloadFor is the payload c sends to dep: the client's body, or the

@@ -84,3 +84,11 @@ func (vt *Variant) score(model, family string) (score float64, glob string) {
 func isGlob(pattern string) bool {
 	return strings.ContainsAny(pattern, `*?[\`)
 }
+
+// WrittenFor reports whether vt was written for the model: it names the
+// model (exactly or by a glob) or its provider family, rather than only
+// being the "default" variant. require_variant admits such variants only.
+func (vt *Variant) WrittenFor(model, family string) bool {
+	s, _ := vt.score(model, family)
+	return s > scoreDefault
+}

@@ -92,3 +92,22 @@ func name(v *Variant) string {
 	}
 	return v.Name
 }
+
+func TestWrittenFor(t *testing.T) {
+	tests := []struct {
+		vt    Variant
+		model string
+		want  bool
+	}{
+		{Variant{Name: "gpt", Match: []string{"gpt-4o"}}, "gpt-4o", true},
+		{Variant{Name: "gpt", Match: []string{"gpt-4*"}}, "gpt-4o-mini", true},
+		{Variant{Name: "oa", Family: FamilyOpenAI}, "gpt-4o", true},
+		{Variant{Name: "default"}, "gpt-4o", false},
+		{Variant{Name: "claude", Match: []string{"claude-*"}}, "gpt-4o", false},
+	}
+	for _, tt := range tests {
+		if got := tt.vt.WrittenFor(tt.model, FamilyOpenAI); got != tt.want {
+			t.Errorf("%s.WrittenFor(%s) = %v, want %v", tt.vt.Name, tt.model, got, tt.want)
+		}
+	}
+}
