@@ -34,9 +34,10 @@ var layer = map[string]int{
 	"internal/prompts":       2,
 	"internal/guard":         2,
 	"internal/router":        3,
-	"internal/gateway":       4,
-	"internal/server":        5,
-	"internal/bench":         6,
+	"internal/failover":      4,
+	"internal/gateway":       5,
+	"internal/server":        6,
+	"internal/bench":         7,
 	"cmd/llmux":              9,
 }
 

@@ -79,15 +79,30 @@ const (
 	CapabilityImages    = "images"    // image inputs
 	CapabilityJSON      = "json"      // JSON mode or structured output
 	CapabilityStreaming = "streaming" // streamed answers
+	// CapabilityPrefill: the deployment continues a trailing assistant
+	// message (Anthropic's prefill). It is not something a request needs:
+	// the gateway uses it to continue a stream cut mid-answer on this
+	// deployment. Default: on for anthropic accounts, off for the rest
+	// (OpenAI treats a trailing assistant message as history).
+	CapabilityPrefill = "prefill"
 )
 
-// Simulator fault kinds.
+// Simulator fault kinds; internal/sim's Fault documents each one's wire
+// behaviour.
 const (
-	FaultStatus         = "status"           // answer with SimFault.Status
-	FaultReset          = "reset"            // drop the connection after AfterTokens
-	FaultStall          = "stall"            // stop streaming after AfterTokens for Delay
-	FaultSlowFirstToken = "slow_first_token" // add Delay before the first token
-	FaultGarbage        = "garbage"          // answer with a body that does not parse
+	FaultStatus             = "status"               // answer with SimFault.Status
+	FaultReset              = "reset"                // drop the connection after AfterTokens
+	FaultResetBeforeHeaders = "reset_before_headers" // drop the connection before any response byte
+	FaultNoResponse         = "no_response"          // send nothing for Delay (0: until the client gives up), then drop
+	FaultStall              = "stall"                // stop streaming after AfterTokens for Delay
+	FaultSlowFirstToken     = "slow_first_token"     // add Delay before the first token
+	FaultGarbage            = "garbage"              // answer with a body that does not parse
+	FaultMalformedEvent     = "malformed_event"      // one stream event of broken JSON after AfterTokens
+	FaultNoDone             = "no_done"              // end streams without [DONE] / message_stop
+	FaultContextLength      = "context_length"       // 400 context length exceeded
+	FaultContentFilter      = "content_filter"       // 400 content_filter (Anthropic: stop_reason refusal)
+	FaultPrefillRejected    = "prefill_rejected"     // 400 for a conversation ending with an assistant message
+	FaultFlapping           = "flapping"             // 503 and healthy in alternating periods of Delay
 )
 
 // Account is one set of credentials at a provider.
@@ -126,9 +141,10 @@ type Deployment struct {
 	Limits        Limits   `yaml:"limits"`
 	Tags          []string `yaml:"tags"`
 	// Capabilities are what the deployment supports: tools, images, json,
-	// streaming. A request needing one it lacks is not sent to it. Absent
-	// from the file: all four; an explicit empty list: none. In configs
-	// built in code, nil means all four.
+	// streaming, prefill. A request needing one it lacks is not sent to it.
+	// Absent from the file: the first four, and prefill on anthropic
+	// accounts; an explicit empty list: none. In configs built in code,
+	// nil means all four (and prefill by provider).
 	Capabilities []string `yaml:"capabilities"`
 	// Tiers are the key tiers the deployment serves; empty means every
 	// tier (and keys without one). When Config.Tiers is set, each must be
@@ -136,6 +152,8 @@ type Deployment struct {
 	Tiers []string `yaml:"tiers"`
 	// Timeouts override the route's for this deployment (non-zero values).
 	Timeouts Timeouts `yaml:"timeouts"`
+	// Retries overrides the route's retries for this deployment.
+	Retries *int `yaml:"retries"`
 	// Weight is the deployment's relative share of its routes' traffic
 	// under strategy weighted. Default 1; an explicit 0 takes it out of
 	// rotation (it is tried only after every weighted deployment).
@@ -199,6 +217,24 @@ type Route struct {
 	// Hedge, when set, sends a request whose first token is late to a
 	// second deployment too; the first to answer wins.
 	Hedge *Hedge `yaml:"hedge"`
+	// Retries is how many times one deployment is tried again, after
+	// RetryBackoff, when it failed with a 5xx, a transport error or a
+	// timeout before the client saw a byte, or with a 429 whose
+	// Retry-After is at most RetryAfterMax. Default 1; 0: never the same
+	// deployment twice in a row. Other 4xx are never retried unchanged.
+	Retries *int `yaml:"retries"`
+	// RetryAfterMax is the longest upstream Retry-After a request waits
+	// out to retry the same deployment; a longer one moves on at once.
+	// Default 5s; 0 turns waiting off.
+	RetryAfterMax *time.Duration `yaml:"retry_after_max"`
+	// Continuation says what happens when a stream fails after its first
+	// byte reached the client.
+	Continuation Continuation `yaml:"continuation"`
+	// HoldBack buffers a streamed answer and sends it only when it is
+	// complete, for callers that prefer integrity to time to first
+	// token: a failure mid-answer then retries invisibly, as before the
+	// first byte.
+	HoldBack bool `yaml:"hold_back"`
 	// Guardrails names the guardrails applied to every request of the
 	// route (besides the key's and the prompt's).
 	Guardrails []string `yaml:"guardrails"`
@@ -208,6 +244,30 @@ type Route struct {
 	RedactSecrets *bool `yaml:"redact_secrets"`
 
 	Line int `yaml:"-"`
+}
+
+// Continuation modes.
+const (
+	// ContinuationContinue: the next candidate continues the answer, from
+	// the partial answer as an assistant prefill where the deployment
+	// takes one, else by regenerating it and sending only what extends
+	// what the client already has. The default.
+	ContinuationContinue = "continue"
+	// ContinuationOff: the stream ends with an error event.
+	ContinuationOff = "off"
+)
+
+// Continuation configures how a stream cut, stalled or broken after its
+// first byte is completed on another candidate.
+type Continuation struct {
+	// Mode is continue (default) or off.
+	Mode string `yaml:"mode"`
+	// Max bounds continuations per request. Default 2.
+	Max int `yaml:"max"`
+	// Instruction, when set, is a system message added to a prefilled
+	// continuation (after the caller's own system prompt, never instead
+	// of it). Default none: a prefill needs no instruction.
+	Instruction string `yaml:"instruction"`
 }
 
 // Key is a client (virtual) key.
@@ -388,7 +448,7 @@ type SimKey struct {
 
 // SimFault injects failures.
 type SimFault struct {
-	// Kind is one of status, reset, stall, slow_first_token, garbage.
+	// Kind is one of the Fault* constants.
 	Kind string `yaml:"kind"`
 	// Status for kind status (e.g. 500, 503, 529).
 	Status int `yaml:"status"`
@@ -397,10 +457,21 @@ type SimFault struct {
 	// Key limits the fault to one simulated key (its value, so treat it as
 	// a secret); empty means all.
 	Key string `yaml:"key"`
-	// AfterTokens is where a stream stalls or is reset.
+	// Model limits the fault to requests for one model (on Azure, one
+	// deployment name); empty means all.
+	Model string `yaml:"model"`
+	// Times applies the fault to the first Times matching requests only;
+	// 0 means no limit.
+	Times int `yaml:"times"`
+	// AfterTokens is where a stream stalls, is reset or gets the
+	// malformed event.
 	AfterTokens int `yaml:"after_tokens"`
-	// Delay is the stall or slow-first-token duration.
+	// Delay is the stall, slow-first-token or no_response duration, or
+	// the length of each flapping period.
 	Delay time.Duration `yaml:"delay"`
+	// RetryAfter, for kind status, is sent as retry-after (and
+	// retry-after-ms on OpenAI and Azure); 0 sends no such header.
+	RetryAfter time.Duration `yaml:"retry_after"`
 
 	Line int `yaml:"-"`
 }

@@ -22,6 +22,10 @@ func envFrom(m map[string]string) func(string) (string, bool) {
 
 // TestBadConfigs checks every message against a file that has that
 // problem; every testdata/*.bad.yml needs a case here.
+
+// defaultContinuation is a route's continuation when the file says none.
+var defaultContinuation = Continuation{Mode: ContinuationContinue, Max: defaultContinuations}
+
 func TestBadConfigs(t *testing.T) {
 	tests := map[string][]string{
 		"guardrails.bad.yml": {
@@ -87,7 +91,7 @@ func TestBadConfigs(t *testing.T) {
 			`base_url_simulator.bad.yml:5: accounts[0].base_url: "simulator" needs a simulator section`,
 		},
 		"capability.bad.yml": {
-			`capability.bad.yml:15: deployments[0].capabilities[1]: "vision" is not a capability; allowed: tools, images, json, streaming`,
+			`capability.bad.yml:15: deployments[0].capabilities[1]: "vision" is not a capability; allowed: tools, images, json, streaming, prefill`,
 			`capability.bad.yml:16: deployments[0].capabilities[2]: duplicate "tools" (also deployments[0].capabilities[0])`,
 		},
 		"context_window.bad.yml": {
@@ -142,14 +146,17 @@ func TestBadConfigs(t *testing.T) {
 			`fallback_undefined.bad.yml:17: routes[0].fallbacks[0]: "chat-mini" is not defined in routes`,
 			"fallback_undefined.bad.yml:18: routes[0].fallbacks[1]: required",
 		},
+		"fault_flapping_delay.bad.yml": {
+			"fault_flapping_delay.bad.yml:26: simulator.faults[0].delay: required for kind flapping: the length of each failing and healthy period",
+		},
 		"fault_key.bad.yml": {
 			"fault_key.bad.yml:28: simulator.faults[0].key: not one of simulator.keys",
 		},
 		"fault_kind_required.bad.yml": {
-			"fault_kind_required.bad.yml:26: simulator.faults[0].kind: required; allowed: status, reset, stall, slow_first_token, garbage",
+			"fault_kind_required.bad.yml:26: simulator.faults[0].kind: required; allowed: status, reset, reset_before_headers, no_response, stall, slow_first_token, garbage, malformed_event, no_done, context_length, content_filter, prefill_rejected, flapping",
 		},
 		"fault_kind_unknown.bad.yml": {
-			`fault_kind_unknown.bad.yml:26: simulator.faults[0].kind: "timeout" is not a fault kind; allowed: status, reset, stall, slow_first_token, garbage`,
+			`fault_kind_unknown.bad.yml:26: simulator.faults[0].kind: "timeout" is not a fault kind; allowed: status, reset, reset_before_headers, no_response, stall, slow_first_token, garbage, malformed_event, no_done, context_length, content_filter, prefill_rejected, flapping`,
 		},
 		"fault_negative.bad.yml": {
 			"fault_negative.bad.yml:28: simulator.faults[0].after_tokens: must be >= 0, got -1",
@@ -157,6 +164,12 @@ func TestBadConfigs(t *testing.T) {
 		},
 		"fault_rate.bad.yml": {
 			"fault_rate.bad.yml:26: simulator.faults[0].rate: must be in (0, 1], got 0",
+		},
+		"fault_retry_after.bad.yml": {
+			"fault_retry_after.bad.yml:29: simulator.faults[0].retry_after: must be >= 0, got -2s",
+		},
+		"fault_retry_after_unused.bad.yml": {
+			"fault_retry_after_unused.bad.yml:29: simulator.faults[0].retry_after: only used by kind status",
 		},
 		"fault_status_range.bad.yml": {
 			"fault_status_range.bad.yml:27: simulator.faults[0].status: 200 is not in 400..599",
@@ -166,6 +179,9 @@ func TestBadConfigs(t *testing.T) {
 		},
 		"fault_status_unused.bad.yml": {
 			"fault_status_unused.bad.yml:27: simulator.faults[0].status: only used by kind status",
+		},
+		"fault_times.bad.yml": {
+			"fault_times.bad.yml:29: simulator.faults[0].times: must be >= 0, got -1",
 		},
 		"field_name.bad.yml": {
 			"field_name.bad.yml:19: want a field name, got a list",
@@ -235,6 +251,14 @@ func TestBadConfigs(t *testing.T) {
 		},
 		"max_output_exceeds.bad.yml": {
 			"max_output_exceeds.bad.yml:12: deployments[0].max_output: 16384 exceeds context_window 8192",
+		},
+		"retries.bad.yml": {
+			"retries.bad.yml:12: deployments[0].retries: must be >= 0, got -2",
+			`retries.bad.yml:13: deployments[0].capabilities[2]: "rewind" is not a capability; allowed: tools, images, json, streaming, prefill`,
+			"retries.bad.yml:17: routes[0].retries: must be >= 0, got -1",
+			"retries.bad.yml:18: routes[0].retry_after_max: must be >= 0, got -1s",
+			`retries.bad.yml:20: routes[0].continuation.mode: "resume" is not a continuation mode; allowed: continue, off`,
+			"retries.bad.yml:21: routes[0].continuation.max: must be >= 0, got -3",
 		},
 		"max_wait.bad.yml": {
 			"max_wait.bad.yml:15: routes[0].max_wait: must be >= 0, got -500ms",
@@ -471,17 +495,18 @@ func TestGoodConfig(t *testing.T) {
 			{Name: "azure-v1-gpt-4o", Account: "azure-v1", Model: "prod-gpt4o", Family: "gpt-4o", ContextWindow: 128000, MaxOutput: 16384,
 				Weight: 0, Line: 51},
 			{Name: "claude", Account: "sim-claude", Model: "claude-sonnet-4-5", Family: "claude-sonnet-4-5", ContextWindow: 200000, MaxOutput: 64000,
-				Limits: Limits{RPM: 50, ITPM: 30000, OTPM: 8000}, Weight: 1, Line: 54},
+				Limits: Limits{RPM: 50, ITPM: 30000, OTPM: 8000}, Weight: 1, Line: 54,
+				Capabilities: append(allCapabilities(), CapabilityPrefill)},
 			{Name: "embed", Account: "local", Model: "nomic-embed-text", Family: "nomic-embed-text", ContextWindow: 8192,
 				Embeddings: true, Weight: 1, Line: 60},
 		},
 		Routes: []Route{
 			{Name: "chat", Deployments: []string{"gpt-4o", "azure-gpt-4o", "azure-v1-gpt-4o", "claude"}, Strategy: "round-robin", MaxAttempts: 4,
-				MaxWait: 2500 * time.Millisecond, Fallbacks: []string{"claude"}, Line: 66},
+				MaxWait: 2500 * time.Millisecond, Fallbacks: []string{"claude"}, Continuation: defaultContinuation, Line: 66},
 			// An explicit max_wait 0 (no waiting) stays.
-			{Name: "claude", Deployments: []string{"claude"}, Strategy: "round-robin", MaxAttempts: 1, MaxWait: 0, Line: 70},
+			{Name: "claude", Deployments: []string{"claude"}, Strategy: "round-robin", MaxAttempts: 1, MaxWait: 0, Continuation: defaultContinuation, Line: 70},
 			// max_wait is left out: its default applies.
-			{Name: "embed", Deployments: []string{"embed"}, Strategy: "round-robin", MaxAttempts: 3, MaxWait: 10 * time.Second, Line: 73},
+			{Name: "embed", Deployments: []string{"embed"}, Strategy: "round-robin", MaxAttempts: 3, MaxWait: 10 * time.Second, Continuation: defaultContinuation, Line: 73},
 		},
 		Keys: []Key{
 			{Name: "dev", Key: "llmux-dev", Tier: "pro", Limits: Limits{RPM: 60, TPM: 100000}, Line: 77},
@@ -495,9 +520,12 @@ func TestGoodConfig(t *testing.T) {
 		},
 		Path: "testdata/good.yml",
 	}
-	// capabilities are left out everywhere: the default, all four.
+	// capabilities are left out everywhere: the default, all four (and
+	// prefill on the anthropic account).
 	for i := range want.Deployments {
-		want.Deployments[i].Capabilities = allCapabilities()
+		if want.Deployments[i].Capabilities == nil {
+			want.Deployments[i].Capabilities = allCapabilities()
+		}
 	}
 	if !reflect.DeepEqual(c, want) {
 		t.Errorf("Parse(good.yml) =\n%#v\nwant\n%#v", c, want)

@@ -15,6 +15,7 @@ const (
 	defaultAzureAPIVersion = "2024-10-21"
 	defaultSimulatorListen = "127.0.0.1:9090"
 	defaultMaxWait         = 10 * time.Second
+	defaultContinuations   = 2
 	defaultQueueSize       = 10000
 	defaultGuardTimeout    = 5 * time.Second
 	defaultRedisPrefix     = "llmux:"
@@ -95,6 +96,9 @@ func applyDefaults(c *Config, pos *positions) {
 		}
 		if !pos.given[fmt.Sprintf("deployments[%d].capabilities", i)] {
 			d.Capabilities = allCapabilities()
+			if a, ok := c.Account(d.Account); ok && a.Provider == ProviderAnthropic {
+				d.Capabilities = append(d.Capabilities, CapabilityPrefill)
+			}
 		}
 	}
 	for i := range c.Routes {
@@ -107,6 +111,12 @@ func applyDefaults(c *Config, pos *positions) {
 		}
 		if !pos.given[fmt.Sprintf("routes[%d].max_wait", i)] {
 			r.MaxWait = defaultMaxWait
+		}
+		if r.Continuation.Mode == "" {
+			r.Continuation.Mode = ContinuationContinue
+		}
+		if r.Continuation.Max == 0 {
+			r.Continuation.Max = defaultContinuations
 		}
 	}
 	for i := range c.Guardrails {

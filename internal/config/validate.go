@@ -45,10 +45,11 @@ func validate(c *Config, file string, pos *positions) Problems {
 
 const (
 	strategies   = "round-robin, priority, weighted, least-utilized, latency, cost"
-	capabilities = "tools, images, json, streaming"
+	capabilities = "tools, images, json, streaming, prefill"
 	providers    = "openai, azure, anthropic, openai-compatible"
 	simProviders = "openai, azure, anthropic"
-	faultKinds   = "status, reset, stall, slow_first_token, garbage"
+	faultKinds   = "status, reset, reset_before_headers, no_response, stall, slow_first_token, garbage, " +
+		"malformed_event, no_done, context_length, content_filter, prefill_rejected, flapping"
 )
 
 // azureVersion is an Azure api-version: a date, optionally -preview.
@@ -387,6 +388,9 @@ func (v *validator) deployment(p string, d *Deployment, accounts map[string]*Acc
 	v.timeouts(p+".timeouts", d.Timeouts)
 	v.capabilities(p+".capabilities", d.Capabilities)
 	v.deploymentTiers(p+".tiers", d.Tiers)
+	if d.Retries != nil {
+		atLeast0(v, p+".retries", *d.Retries)
+	}
 }
 
 // capabilities reports unknown and repeated capabilities.
@@ -395,7 +399,7 @@ func (v *validator) capabilities(p string, caps []string) {
 	for i, c := range caps {
 		cp := fmt.Sprintf("%s[%d]", p, i)
 		switch c {
-		case CapabilityTools, CapabilityImages, CapabilityJSON, CapabilityStreaming:
+		case CapabilityTools, CapabilityImages, CapabilityJSON, CapabilityStreaming, CapabilityPrefill:
 			v.unique(cp, c, seen, cp)
 		default:
 			v.add(cp, "%s is not a capability; allowed: %s", v.str(cp, c), capabilities)
@@ -467,8 +471,26 @@ func (v *validator) routes(deployments map[string]*Deployment) map[string]bool {
 		atLeast0(v, p+".deadline", r.Deadline)
 		atLeast0(v, p+".retry_backoff", r.RetryBackoff)
 		v.hedge(p+".hedge", r.Hedge)
+		v.retries(p, r)
 	}
 	return names
+}
+
+// retries checks the same-deployment retry and continuation settings.
+func (v *validator) retries(p string, r *Route) {
+	if r.Retries != nil {
+		atLeast0(v, p+".retries", *r.Retries)
+	}
+	if r.RetryAfterMax != nil {
+		atLeast0(v, p+".retry_after_max", *r.RetryAfterMax)
+	}
+	switch r.Continuation.Mode {
+	case "", ContinuationContinue, ContinuationOff: // "": a config built in code
+	default:
+		v.add(p+".continuation.mode", "%s is not a continuation mode; allowed: continue, off",
+			v.str(p+".continuation.mode", r.Continuation.Mode))
+	}
+	atLeast0(v, p+".continuation.max", r.Continuation.Max)
 }
 
 // strategy reports an unknown strategy, and a weighted route where no
@@ -713,7 +735,8 @@ func (v *validator) latency(p string, l SimLatency) {
 
 func (v *validator) fault(p string, f SimFault) {
 	switch f.Kind {
-	case FaultStatus, FaultReset, FaultStall, FaultSlowFirstToken, FaultGarbage:
+	case FaultStatus, FaultReset, FaultResetBeforeHeaders, FaultNoResponse, FaultStall, FaultSlowFirstToken, FaultGarbage,
+		FaultMalformedEvent, FaultNoDone, FaultContextLength, FaultContentFilter, FaultPrefillRejected, FaultFlapping:
 	case "":
 		v.add(p+".kind", "required; allowed: %s", faultKinds)
 	default:
@@ -734,8 +757,20 @@ func (v *validator) fault(p string, f SimFault) {
 	if f.Key != "" && v.simKey(f.Key) < 0 {
 		v.add(p+".key", "not one of simulator.keys")
 	}
+	atLeast0(v, p+".times", f.Times)
 	atLeast0(v, p+".after_tokens", f.AfterTokens)
-	atLeast0(v, p+".delay", f.Delay)
+	switch {
+	case f.Delay < 0:
+		atLeast0(v, p+".delay", f.Delay)
+	case f.Kind == FaultFlapping && f.Delay == 0:
+		v.add(p+".delay", "required for kind flapping: the length of each failing and healthy period")
+	}
+	switch {
+	case f.RetryAfter < 0:
+		atLeast0(v, p+".retry_after", f.RetryAfter)
+	case f.RetryAfter > 0 && f.Kind != FaultStatus:
+		v.add(p+".retry_after", "only used by kind status")
+	}
 }
 
 func (v *validator) timeouts(p string, t Timeouts) {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/failover"
 	"github.com/llmux/llmux/internal/health"
 	"github.com/llmux/llmux/internal/provider"
 	"github.com/llmux/llmux/internal/ratelimit"
@@ -28,7 +29,7 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) out
 		writeError(w, c.f, aerr)
 		return outcome{status: aerr.status, reason: aerr.code}
 	}
-	st := &callState{used: map[string]bool{}}
+	st := &callState{used: map[string]bool{}, retried: map[string]int{}}
 	client := ctx
 	if d := g.cfgRoute(c.route).Deadline; d > 0 {
 		var cancel context.CancelFunc
@@ -36,7 +37,10 @@ func (g *Gateway) serve(ctx context.Context, w http.ResponseWriter, c *call) out
 		defer cancel()
 	}
 	out := g.serveRoutes(ctx, w, c, st)
-	if out.status == 499 && client.Err() == nil && errors.Is(context.Cause(ctx), errChainDeadline) {
+	if out.status == 499 && client.Err() == nil && errors.Is(context.Cause(ctx), errChainDeadline) && c.cs != nil {
+		out = g.endStream(c, st, fmt.Sprintf("route %s's deadline of %s passed", quote(c.route), g.cfgRoute(c.route).Deadline))
+	}
+	if out.status == 499 && client.Err() == nil && errors.Is(context.Cause(ctx), errChainDeadline) && c.cs == nil {
 		// The chain's deadline, not the client, ended it; nothing was
 		// written yet.
 		aerr := &apiError{status: http.StatusGatewayTimeout, code: "deadline_exceeded",
@@ -78,6 +82,14 @@ type callState struct {
 	// reasking: the next attempt is a reask of the last deployment,
 	// allowed past max_attempts.
 	reasking bool
+	// retrying: the next attempt retries the deployment that just failed
+	// (failover rules), allowed past max_attempts; retried counts those
+	// retries per deployment.
+	retrying bool
+	retried  map[string]int
+	// contextExceeded: a deployment refused the prompt as too long for its
+	// window; the route's context_fallbacks get their turn.
+	contextExceeded bool
 	// leaveQueue gives up the call's place in its route's queue; called as
 	// soon as a reservation is granted, so the next waiter can try while
 	// this call talks to its upstream.
@@ -107,6 +119,14 @@ func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *cal
 		}
 		routes = g.degrade(routes, i, route, st)
 	}
+	if c.cs != nil {
+		why := "no candidate was left to continue it"
+		if n := len(st.failures); n > 0 {
+			last := st.failures[n-1]
+			why = fmt.Sprintf("every candidate to continue it failed; the last (deployment %s) with: %s", last.deployment, describe(last.err))
+		}
+		return g.endStream(c, st, why)
+	}
 	if f := st.filtered; f != nil {
 		return g.writeUpstreamError(w, c, f.up, f.err)
 	}
@@ -115,13 +135,23 @@ func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *cal
 	return outcome{status: aerr.status, attempts: st.attempts, reason: aerr.code, fallback: st.fallback}
 }
 
+// endStream ends a client stream that broke mid-answer and could not be
+// continued: an error event in the client's format (the upstream's own,
+// when it sent one) after the part of the answer the client has.
+func (g *Gateway) endStream(c *call, st *callState, why string) outcome {
+	c.cs.fail("The upstream stream failed after part of the answer was sent, and " + why + ".")
+	c.cs.complete(c.log.String())
+	return outcome{status: http.StatusOK, attempts: st.attempts, reason: "stream_error", fallback: st.fallback}
+}
+
 // degrade inserts the route's special fallbacks right after it when they
 // apply: context_fallbacks when the prompt fit no deployment's window,
 // content_filter_fallbacks when a content filter refused the request.
 func (g *Gateway) degrade(routes []string, i int, route string, st *callState) []string {
 	var extra []string
-	if st.noCandidate != nil && st.noCandidate.Only(router.FilterContext) {
+	if st.noCandidate != nil && st.noCandidate.Only(router.FilterContext) || st.contextExceeded {
 		extra = append(extra, g.cfgRoute(route).ContextFallbacks...)
+		st.contextExceeded = false
 	}
 	if st.filtered != nil && st.filtered.route == route {
 		extra = append(extra, g.cfgRoute(route).ContentFilterFallbacks...)
@@ -233,11 +263,12 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 
 	for i := 0; i < len(plan.Candidates); i++ {
 		dep := plan.Candidates[i]
-		if st.routeAttempts >= plan.MaxAttempts && !st.reasking {
+		again := st.reasking || st.retrying // the same deployment once more
+		if st.routeAttempts >= plan.MaxAttempts && !again {
 			return outcome{}, false
 		}
-		st.reasking = false
-		if st.used[dep.Name] {
+		st.reasking, st.retrying = false, false
+		if st.used[dep.Name] && !again {
 			continue
 		}
 		if ctx.Err() != nil {
@@ -254,12 +285,14 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 			continue
 		}
 		st.leaveQueue()
-		if err := g.backoff(ctx, route, st.routeAttempts); err != nil {
-			g.cancel(res)
-			return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
+		if !again {
+			if err := g.backoff(ctx, route, st.routeAttempts); err != nil {
+				g.cancel(res)
+				return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
+			}
+			st.routeAttempts++
 		}
 		st.attempts++
-		st.routeAttempts++
 		st.used[dep.Name] = true
 		var r attemptResult
 		if h := g.hedges[c.serving]; h != nil {
@@ -287,10 +320,91 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		st.failures = append(st.failures, r.failure)
 		if st.stop {
 			st.stop, st.skipped = false, 0
-			return outcome{}, false // leave this route: a content filter refused
+			return outcome{}, false // leave this route: a content filter or context window refused
+		}
+		if g.retrySame(ctx, c, dep, r, st) {
+			if ctx.Err() != nil {
+				return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
+			}
+			st.used[dep.Name] = false
+			i--
 		}
 	}
 	return outcome{}, false
+}
+
+// retrySame decides, by the failover rules, whether the deployment that
+// just failed is tried again, and waits (backoff or the upstream's
+// Retry-After) if so. A client that leaves during the wait ends it at
+// once.
+func (g *Gateway) retrySame(ctx context.Context, c *call, dep *config.Deployment, r attemptResult, st *callState) bool {
+	if r.streamBroken || r.failure.err == nil && !r.prefillRejected {
+		return false // a continuation goes to the next candidate; a local error is not retried
+	}
+	f := failover.Failure{Kind: failureKind(r)}
+	if r.failure.err != nil {
+		f.RetryAfter = r.failure.err.RetryAfter
+	}
+	d := g.retryPolicy(c.serving, dep).Decide(f, st.retried[dep.Name], rand.Float64)
+	if d.Action != failover.Same {
+		return false
+	}
+	st.retried[dep.Name]++
+	st.retrying = true
+	detail := f.Kind.String()
+	if e := r.failure.err; e != nil && e.Status != 0 {
+		detail = strconv.Itoa(e.Status)
+	}
+	c.log.Add(failover.Event{Deployment: dep.Name, What: "retried", Detail: detail})
+	if d.Wait <= 0 {
+		return true
+	}
+	t := time.NewTimer(g.real(d.Wait))
+	defer t.Stop()
+	select {
+	case <-t.C:
+	case <-ctx.Done():
+	}
+	return true
+}
+
+// failureKind classifies an attempt's failure for the failover rules.
+func failureKind(r attemptResult) failover.Kind {
+	e := r.failure.err
+	switch {
+	case r.prefillRejected:
+		return failover.PrefillRejected
+	case e == nil:
+		return failover.Transport
+	case e.Class == provider.ClassRateLimited:
+		return failover.RateLimited
+	case e.Class == provider.ClassAccount:
+		return failover.Account
+	case e.Class == provider.ClassClient:
+		return failover.Client
+	case isWatchdog(e.Err):
+		return failover.Timeout
+	case e.Status >= 400:
+		return failover.Server
+	}
+	return failover.Transport
+}
+
+// retryPolicy is the route's retry settings, with the deployment's own
+// retries when it sets them.
+func (g *Gateway) retryPolicy(route string, dep *config.Deployment) failover.Policy {
+	rc := g.cfgRoute(route)
+	p := failover.Policy{Retries: failover.DefaultRetries, RetryAfterMax: failover.DefaultRetryAfterMax, Backoff: rc.RetryBackoff}
+	if rc.Retries != nil {
+		p.Retries = *rc.Retries
+	}
+	if dep.Retries != nil {
+		p.Retries = *dep.Retries
+	}
+	if rc.RetryAfterMax != nil {
+		p.RetryAfterMax = *rc.RetryAfterMax
+	}
+	return p
 }
 
 // reserve charges dep's buckets with c's estimate for dep.
@@ -460,6 +574,12 @@ type attemptResult struct {
 	denied *apiError
 	// reask asks for one more try of the deployment with this payload.
 	reask *reask
+	// streamBroken: the stream failed after the client got its first
+	// byte; the next candidate continues it.
+	streamBroken bool
+	// prefillRejected: the deployment refused the continuation's prefill;
+	// it is tried once more without.
+	prefillRejected bool
 }
 
 type attemptFailure struct {

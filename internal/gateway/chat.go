@@ -103,9 +103,9 @@ func setServedHeaders(w http.ResponseWriter, deployment string, attempts int) {
 
 // finish logs the call and counts it.
 func (g *Gateway) finish(w http.ResponseWriter, r *http.Request, c *call, start time.Time, o outcome) {
-	route, keyName, stream := "", "", false
+	route, keyName, stream, attemptLog := "", "", false, ""
 	if c != nil {
-		route, stream = c.route, c.stream
+		route, stream, attemptLog = c.route, c.stream, c.log.String()
 		if c.key != nil {
 			keyName = c.key.Name
 		}
@@ -120,6 +120,7 @@ func (g *Gateway) finish(w http.ResponseWriter, r *http.Request, c *call, start 
 		slog.Bool("stream", stream),
 		slog.String("deployment", o.deployment),
 		slog.Int("attempts", o.attempts),
+		slog.String("attempt_log", attemptLog),
 		slog.String("fallback", o.fallback),
 		slog.Int("status", o.status),
 		slog.String("reason", o.reason),

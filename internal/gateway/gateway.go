@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"sync"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
@@ -80,6 +81,10 @@ type Gateway struct {
 	prompts  PromptSource
 	guards   *guard.Set
 	redactor Redactor
+
+	// noPrefill holds the deployments that refused a prefill (learned
+	// from their 400), by name.
+	noPrefill sync.Map
 }
 
 // Redactor replaces the secrets of a JSON request body by placeholders;

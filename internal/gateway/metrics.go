@@ -18,6 +18,8 @@ type metrics struct {
 	keyLimited       *prometheus.CounterVec
 	queueWait        *prometheus.HistogramVec
 	hedges           *prometheus.CounterVec
+	continuations    *prometheus.CounterVec
+	malformed        *prometheus.CounterVec
 	guardrails       *prometheus.CounterVec
 	redactions       *prometheus.CounterVec
 }
@@ -71,8 +73,16 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 		Name: "llmux_secrets_redacted_total",
 		Help: "Requests whose secrets were replaced by placeholders before leaving, by detector rule.",
 	}, []string{"rule"})
+	m.continuations = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_stream_continuations_total",
+		Help: "Streams that failed after the client got part of the answer and were continued on another candidate.",
+	}, []string{"route"})
+	m.malformed = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "llmux_upstream_malformed_events_total",
+		Help: "Upstream stream events that did not parse and were dropped.",
+	}, []string{"deployment"})
 	reg.MustRegister(m.requests, m.duration, m.tokens, m.upstreamFailures, m.upstream429, m.shed, m.keyLimited, m.queueWait, m.hedges,
-		m.guardrails, m.redactions)
+		m.guardrails, m.redactions, m.continuations, m.malformed)
 	return m
 }
 

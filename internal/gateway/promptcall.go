@@ -110,11 +110,22 @@ func (pc *promptCall) admits(d *config.Deployment, family string) bool {
 	return v != nil && (!pc.version.RequireVariant || v.WrittenFor(d.Family, family))
 }
 
-// payloadFor is the payload c sends to dep: the client's body, or the
-// rendering of the prompt's variant for dep's model (rendered once per
-// variant and model, then reused, so a fallback to the same model on
-// another account or provider keeps it).
+// payloadFor is the payload c sends to dep: the base payload, with the
+// partial answer as an assistant prefill when c continues a broken stream
+// on a deployment that takes prefills.
 func (g *Gateway) payloadFor(ctx context.Context, c *call, dep *config.Deployment) (*payload, *apiError) {
+	p, aerr := g.basePayload(ctx, c, dep)
+	if aerr != nil || !g.prefills(c, dep) {
+		return p, aerr
+	}
+	return c.cont.prefillPayload(c.f, p, g.cfgRoute(c.serving).Continuation.Instruction)
+}
+
+// basePayload is the client's body, or the rendering of the prompt's
+// variant for dep's model (rendered once per variant and model, then
+// reused, so a fallback to the same model on another account or provider
+// keeps it).
+func (g *Gateway) basePayload(ctx context.Context, c *call, dep *config.Deployment) (*payload, *apiError) {
 	if c.reask != nil && c.reask.deployment == dep.Name {
 		return c.reask.p, nil
 	}

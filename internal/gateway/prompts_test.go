@@ -215,7 +215,12 @@ func TestPromptRenderedForTheRoutedModel(t *testing.T) {
 // A fallback to another model re-renders with that model's variant.
 func TestPromptFallbackSwitchesVariant(t *testing.T) {
 	up := newEchoUpstream(t)
-	g := newEchoGateway(t, echoConfig(up.srv.URL), Options{Prompts: staticPrompts{explainRepo(t)}})
+	cfg := echoConfig(up.srv.URL)
+	zero := 0 // no retry of the same deployment: the fallback serves
+	for i := range cfg.Routes {
+		cfg.Routes[i].Retries = &zero
+	}
+	g := newEchoGateway(t, cfg, Options{Prompts: staticPrompts{explainRepo(t)}})
 	up.set(1) // gpt-4o fails once
 	rec := post(g, "/v1/chat/completions", `{"model":"both","llmux":{"prompt":"explain","variables":{"code":"q"}}}`)
 	if rec.Code != 200 {

@@ -15,6 +15,7 @@ import (
 	"github.com/llmux/llmux/internal/api/anthropic"
 	"github.com/llmux/llmux/internal/api/openai"
 	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/failover"
 	"github.com/llmux/llmux/internal/guard"
 	"github.com/llmux/llmux/internal/provider"
 	"github.com/llmux/llmux/internal/tokens"
@@ -57,6 +58,16 @@ type call struct {
 	// them concurrently.
 	notesMu sync.Mutex
 	notes   []string
+
+	// log records what each attempt did (retried, cut, continued, ...);
+	// written by the call's own goroutine only.
+	log failover.Log
+	// cs is the client's stream once its first byte was written (or held
+	// back); nil before.
+	cs *clientStream
+	// cont is set once a stream broke mid-answer: the next attempts
+	// continue it.
+	cont *continuation
 }
 
 func (c *call) note(n string) {

@@ -1,6 +1,7 @@
 package gateway
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -8,6 +9,8 @@ import (
 	"net/http"
 
 	"github.com/llmux/llmux/internal/api/sse"
+	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/failover"
 	"github.com/llmux/llmux/internal/provider"
 	"github.com/llmux/llmux/internal/ratelimit"
 )
@@ -53,6 +56,12 @@ func (g *Gateway) attempt(ctx context.Context, w http.ResponseWriter, c *call, u
 // which then get their turn (the refusal is written only if they fail).
 func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemptResult, st *callState) attemptResult {
 	if r.denied != nil {
+		if c.cs != nil {
+			// The client already has part of an answer: end it.
+			c.cs.fail(r.denied.message)
+			r.out = outcome{status: http.StatusOK, deployment: up.dep.Name, reason: "guardrail_denied"}
+			return r
+		}
 		w.Header().Set(headerGuardrails, r.denied.param+":denied")
 		writeError(w, c.f, r.denied)
 		return r
@@ -60,13 +69,47 @@ func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemp
 	if r.clientErr == nil {
 		return r
 	}
-	if isContentFilter(r.clientErr) && len(g.cfgRoute(c.serving).ContentFilterFallbacks) > 0 {
+	name := up.dep.Name
+	failed := attemptResult{failure: attemptFailure{deployment: name, err: r.clientErr}}
+	rc := g.cfgRoute(c.serving)
+	switch {
+	case g.prefills(c, up.dep) && isPrefillRejected(r.clientErr):
+		// Learned: this deployment takes no prefill. Once more without.
+		g.noPrefill.Store(name, true)
+		c.log.Add(failover.Event{Deployment: name, What: "failed", Detail: "prefill_rejected"})
+		failed.prefillRejected = true
+		return failed
+	case isContextLength(r.clientErr) && len(rc.ContextFallbacks)+len(rc.Fallbacks) > 0:
+		// Never resent unchanged to a window it does not fit.
+		st.contextExceeded, st.stop = true, true
+		c.log.Add(failover.Event{Deployment: name, What: "failed", Detail: "context_length"})
+		return failed
+	case isContentFilter(r.clientErr) && len(rc.ContentFilterFallbacks) > 0:
 		st.filtered = &filteredError{route: c.serving, up: up, err: r.clientErr}
 		st.stop = true
-		return attemptResult{failure: attemptFailure{deployment: up.dep.Name, err: r.clientErr}}
+		return failed
+	case c.cs != nil:
+		// Headers are gone: another candidate may still continue.
+		c.log.Add(failover.Event{Deployment: name, What: "failed", Detail: describe(r.clientErr)})
+		return failed
 	}
 	r.out = g.writeUpstreamError(w, c, up, r.clientErr)
 	return r
+}
+
+// isContextLength reports whether an upstream client error says the
+// prompt does not fit the model's context window: OpenAI's and Azure's
+// code context_length_exceeded, Anthropic's "prompt is too long"
+// (providers.md §5).
+func isContextLength(e *provider.Error) bool {
+	return e.Code == "context_length_exceeded" ||
+		e.Status == http.StatusBadRequest && bytes.Contains(e.Body, []byte("prompt is too long"))
+}
+
+// isPrefillRejected reports whether an upstream refused a trailing
+// assistant message ("does not support assistant message prefill").
+func isPrefillRejected(e *provider.Error) bool {
+	return e.Status == http.StatusBadRequest && bytes.Contains(bytes.ToLower(e.Body), []byte("prefill"))
 }
 
 // start sends the attempt and reads up to its first token. It returns
@@ -162,6 +205,8 @@ func (g *Gateway) complete(ctx context.Context, w http.ResponseWriter, c *call, 
 		if v := s.p.pl.vault; v != nil {
 			out = v.RestoreJSON(out)
 		}
+		c.log.Add(failover.Event{Deployment: name, What: "ok"})
+		w.Header().Set(headerAttemptLog, c.log.String())
 		w.Header().Set("Content-Type", "application/json")
 		w.WriteHeader(http.StatusOK)
 		w.Write(out)
@@ -170,14 +215,80 @@ func (g *Gateway) complete(ctx context.Context, w http.ResponseWriter, c *call, 
 		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: s.u}}
 	}
 	defer s.resp.Body.Close()
-	u, err := g.relayStream(ctx, w, c, s)
-	g.settle(s.up, s.res, u, u != (usage{}))
-	if err != nil {
-		g.recordFailure(name, &provider.Error{Account: s.up.dep.Account, Class: provider.ClassRetryable, Err: err})
-		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: u, reason: "stream_error"}}
+	if c.cs == nil {
+		c.cs = g.openClientStream(ctx, w, c, s.p.pl)
 	}
-	g.health.Success(name)
-	return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: u}}
+	u, err := g.relayStream(ctx, c, s)
+	g.settle(s.up, s.res, u, u != (usage{}))
+	if err == nil {
+		g.health.Success(name)
+		c.log.Add(failover.Event{Deployment: name, What: "ok"})
+		c.cs.complete(c.log.String())
+		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: u}}
+	}
+	return g.streamFailed(ctx, c, s, u, err)
+}
+
+// streamFailed handles a stream that failed after its first event: a
+// diverged regeneration or a client that left ends it; otherwise the next
+// candidate continues the answer (or, held back, starts it afresh),
+// unless the route turned continuation off or spent its continuations.
+func (g *Gateway) streamFailed(ctx context.Context, c *call, s *started, u usage, err error) attemptResult {
+	name := s.up.dep.Name
+	done := attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: u, reason: "stream_error"}}
+	if ctx.Err() != nil && !errors.Is(context.Cause(ctx), errChainDeadline) {
+		done.out.reason = "client_closed"
+		return done
+	}
+	if errors.Is(err, errDiverged) {
+		c.log.Add(failover.Event{Deployment: name, What: "error", Detail: "diverged"})
+		c.cs.fail("The stream failed and its continuation did not match the answer so far: " + err.Error())
+		c.cs.complete(c.log.String())
+		return done
+	}
+	pe := &provider.Error{Account: s.up.dep.Account, Class: provider.ClassRetryable, Err: err}
+	g.recordFailure(name, pe)
+	failed := attemptResult{failure: attemptFailure{deployment: name, err: pe}}
+	cs := c.cs
+	if cs.hold {
+		cs.discard()
+		c.cs = nil
+		c.log.Add(failover.Event{Deployment: name, What: "held-back", Detail: failDetail(err)})
+		return failed
+	}
+	rc := g.cfgRoute(c.serving).Continuation
+	t := readTranscript(c.f, cs.rec)
+	n := 0
+	if c.cont != nil {
+		n = c.cont.n
+	}
+	c.log.Add(failover.Event{Deployment: name, What: "cut", Detail: failDetail(err), Byte: t.size()})
+	if rc.Mode == config.ContinuationOff || n >= max(rc.Max, 0) && rc.Max != 0 || !t.ok || ctx.Err() != nil {
+		cs.fail("The upstream stream failed: " + err.Error())
+		cs.complete(c.log.String())
+		return done
+	}
+	c.cont = newContinuation(t, n+1)
+	g.metrics.continuations.WithLabelValues(c.serving).Inc()
+	failed.streamBroken = true
+	return failed
+}
+
+// failDetail names a stream failure for the attempt log.
+func failDetail(err error) string {
+	switch {
+	case errors.Is(err, errChunkGapTimeout):
+		return "stall"
+	case errors.Is(err, errTotalTimeout):
+		return "timeout"
+	case errors.Is(err, errIncomplete):
+		return "cut"
+	}
+	var reported *errReported
+	if errors.As(err, &reported) {
+		return "error_event"
+	}
+	return "cut"
 }
 
 // abandon releases a started attempt that lost a hedging race. Its

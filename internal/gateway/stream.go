@@ -7,11 +7,11 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"net/http"
 
 	"github.com/llmux/llmux/internal/api/anthropic"
 	"github.com/llmux/llmux/internal/api/openai"
 	"github.com/llmux/llmux/internal/api/sse"
+	"github.com/llmux/llmux/internal/failover"
 	"github.com/llmux/llmux/internal/provider"
 	"github.com/llmux/llmux/internal/translate"
 )
@@ -35,16 +35,34 @@ func (e *errReported) Unwrap() error { return e.err }
 
 var errIncomplete = errors.New("upstream stream ended before its final event")
 
-// relayStream writes a started stream to the client: its first event,
-// then the rest. After the first event, failures end the stream with an
-// error event in the client's format.
-func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *call, st *started) (usage, error) {
-	sse.SetHeaders(w.Header())
-	w.WriteHeader(http.StatusOK)
-	sw := sse.NewWriter(w)
-	s := g.newStreamer(c, st.up, st.p, g.guardStream(ctx, c, st.p.pl, sw))
+// relayStream writes a started stream into the client's stream: its
+// first event, then the rest. A continuation's events go through a
+// splicer first, so the client sees one answer. An event that does not
+// parse is dropped (counted and logged) rather than ending the answer.
+// The error says why the stream failed; the caller decides what follows.
+func (g *Gateway) relayStream(ctx context.Context, c *call, st *started) (usage, error) {
+	cs := c.cs
+	var dst eventWriter = cs
+	if k := c.cont; k != nil {
+		cs.setVault(st.p.pl)
+		mode := spliceRegenerate
+		if g.prefills(c, st.up.dep) {
+			mode = splicePrefill
+		}
+		dst = newSplicer(c.f, cs, k.t, mode, k.trim)
+		what := "restarted"
+		if mode == splicePrefill {
+			what = "continued"
+		}
+		c.log.Add(failover.Event{Deployment: st.up.dep.Name, What: what, Detail: mode.String(), Byte: k.t.size()})
+	}
+	s := g.newStreamer(c, st.up, st.p, dst)
 	err := s.event(st.first)
-	for err == nil {
+	for err == nil || errors.Is(err, errMalformed) {
+		if err != nil {
+			g.metrics.malformed.WithLabelValues(st.up.dep.Name).Inc()
+			g.log.Warn("dropped an upstream stream event that does not parse", "deployment", st.up.dep.Name)
+		}
 		var ev sse.Event
 		ev, err = st.rd.Next()
 		if err == io.EOF {
@@ -64,13 +82,12 @@ func (g *Gateway) relayStream(ctx context.Context, w http.ResponseWriter, c *cal
 	if errors.Is(err, io.EOF) {
 		err = nil
 	}
-	var reported *errReported
-	if err != nil && !errors.As(err, &reported) && (ctx.Err() == nil || errors.Is(context.Cause(ctx), errChainDeadline)) {
-		name, data := streamErrorEvent(c.f, http.StatusBadGateway, "The upstream stream failed: "+err.Error())
-		sw.Event(name, data)
-	}
 	return s.usage(), err
 }
+
+// errMalformed is one upstream event that does not parse; the relay drops
+// it and goes on.
+var errMalformed = errors.New("upstream sent an event that does not parse")
 
 // checkFirst rejects a first event that is garbage or an error, while the
 // request can still go elsewhere.
@@ -147,7 +164,12 @@ type openAIPass struct {
 	strip bool
 	u     usage
 	done  bool
+	// finished: a chunk carried a finish_reason.
+	finished bool
 }
+
+// finishKey starts a non-null finish_reason.
+var finishKey = []byte(`"finish_reason":"`)
 
 var (
 	usageNullComma = []byte(`,"usage":null`)
@@ -161,7 +183,10 @@ func (s *openAIPass) event(ev sse.Event) error {
 		return s.w.Event("", ev.Data)
 	}
 	if !looksLikeObject(ev.Data) {
-		return errGarbage
+		return errMalformed
+	}
+	if !s.finished && bytes.Contains(ev.Data, finishKey) {
+		s.finished = true
 	}
 	if isErrorPayload(provider.FormatOpenAI, ev) {
 		s.w.Event("", ev.Data)
@@ -187,11 +212,19 @@ func (s *openAIPass) event(ev sse.Event) error {
 	return s.w.Event("", data)
 }
 
+// finish ends a stream at upstream EOF. A body that ends after its
+// finish_reason but without [DONE] is complete: the client gets its
+// [DONE] (and the usage chunk, if one came). Only a body that ends before
+// any finish is a failure.
 func (s *openAIPass) finish() error {
-	if !s.done {
-		return errIncomplete
+	switch {
+	case s.done:
+		return nil
+	case s.finished:
+		s.done = true
+		return s.w.Event("", openai.Done)
 	}
-	return nil
+	return errIncomplete
 }
 
 func (s *openAIPass) usage() usage { return s.u }
@@ -202,11 +235,13 @@ type anthropicPass struct {
 	w    eventWriter
 	u    usage
 	done bool
+	// finished: message_delta (with the stop reason and usage) arrived.
+	finished bool
 }
 
 func (s *anthropicPass) event(ev sse.Event) error {
 	if !looksLikeObject(ev.Data) {
-		return errGarbage
+		return errMalformed
 	}
 	switch ev.Name {
 	case anthropic.EventMessageStart:
@@ -221,6 +256,7 @@ func (s *anthropicPass) event(ev sse.Event) error {
 			if m.Usage.InputTokens != nil {
 				s.u.input = *m.Usage.InputTokens
 			}
+			s.finished = m.Delta.StopReason != nil
 		}
 	case anthropic.EventMessageStop:
 		s.done = true
@@ -231,12 +267,21 @@ func (s *anthropicPass) event(ev sse.Event) error {
 	return s.w.Event(ev.Name, ev.Data)
 }
 
+// finish ends a stream at upstream EOF: one that ends after message_delta
+// but without message_stop is complete, and the client gets its
+// message_stop.
 func (s *anthropicPass) finish() error {
-	if !s.done {
-		return errIncomplete
+	switch {
+	case s.done:
+		return nil
+	case s.finished:
+		s.done = true
+		return s.w.Event(anthropic.EventMessageStop, messageStop)
 	}
-	return nil
+	return errIncomplete
 }
+
+var messageStop = []byte(`{"type":"message_stop"}`)
 
 func (s *anthropicPass) usage() usage { return s.u }
 
@@ -256,14 +301,24 @@ type fromAnthropic struct {
 }
 
 func (s *fromAnthropic) event(ev sse.Event) error {
-	return reported(s.conv.Event(ev))
+	return malformed(reported(s.conv.Event(ev)))
 }
 
 func (s *fromAnthropic) finish() error {
-	if !s.conv.Done() {
-		return errIncomplete
+	if err := s.conv.Finish(); err != nil {
+		return fmt.Errorf("%w: %w", errIncomplete, err)
 	}
 	return nil
+}
+
+// malformed marks a converter's failure to decode an event as a dropped
+// event rather than a broken stream.
+func malformed(err error) error {
+	var syn *json.SyntaxError
+	if errors.As(err, &syn) {
+		return errMalformed
+	}
+	return err
 }
 
 func (s *fromAnthropic) usage() usage {
@@ -277,10 +332,15 @@ type fromOpenAI struct {
 }
 
 func (s *fromOpenAI) event(ev sse.Event) error {
-	return reported(s.conv.Event(ev))
+	return malformed(reported(s.conv.Event(ev)))
 }
 
-func (s *fromOpenAI) finish() error { return s.conv.Finish() }
+func (s *fromOpenAI) finish() error {
+	if err := s.conv.Finish(); err != nil {
+		return fmt.Errorf("%w: %w", errIncomplete, err)
+	}
+	return nil
+}
 
 func (s *fromOpenAI) usage() usage {
 	u := s.conv.Usage()

@@ -22,12 +22,28 @@ type Breaker struct {
 	MinRequests int
 	// Window is how far back ErrorRate looks. Default 30 s.
 	Window time.Duration
-	// OpenFor is how long the circuit stays open the first time. Each
-	// re-open straight from half-open doubles it, up to MaxOpenFor; a
-	// close starts again from OpenFor. Default 30 s.
+	// OpenFor is the open interval of an outage that is not a flap (see
+	// FlapWindow): the circuit opens for OpenFor, then half-opens for a
+	// probe, and a failed probe opens it for the same interval again. So
+	// a dead deployment is probed about once per OpenFor for as long as
+	// it is down, and is back in service about OpenFor after it
+	// recovers. Every opening is jittered (see Jitter). Default 5 s.
 	OpenFor time.Duration
-	// MaxOpenFor caps the doubling. Default 5 m (and never below OpenFor).
+	// MaxOpenFor caps a flapping circuit's interval, and every opening,
+	// jitter included. Default 5 m (and never below OpenFor; set it to
+	// OpenFor to never back off).
 	MaxOpenFor time.Duration
+	// FlapWindow tells a flap from a fresh outage. An outage lasts from
+	// the moment the circuit opens (from closed) until it next closes.
+	// When it opens less than FlapWindow after it last closed, the new
+	// outage's interval is twice the previous outage's, up to MaxOpenFor;
+	// otherwise it is OpenFor. Default 2 m.
+	FlapWindow time.Duration
+	// Jitter spreads every opening: its length is drawn uniformly from
+	// the outage's interval times [1-Jitter, 1+Jitter], the range cut at
+	// MaxOpenFor, so replicas and deployments opened by one incident do
+	// not probe in lockstep. Default 0.2; negative: none; must be below 1.
+	Jitter float64
 	// HalfOpenProbes is how many probe requests a half-open circuit admits
 	// at once. Default 1.
 	HalfOpenProbes int
@@ -43,8 +59,10 @@ const (
 	DefaultErrorRate           = 0.5
 	DefaultMinRequests         = 20
 	DefaultWindow              = 30 * time.Second
-	DefaultOpenFor             = 30 * time.Second
+	DefaultOpenFor             = 5 * time.Second
 	DefaultMaxOpenFor          = 5 * time.Minute
+	DefaultFlapWindow          = 2 * time.Minute
+	DefaultJitter              = 0.2
 	DefaultHalfOpenProbes      = 1
 	DefaultProbeTimeout        = 2 * time.Minute
 )
@@ -65,10 +83,14 @@ func (b Breaker) Validate() error {
 	if b.HalfOpenProbes < 0 {
 		bad("HalfOpenProbes", b.HalfOpenProbes, "is negative")
 	}
+	if math.IsNaN(b.Jitter) || b.Jitter >= 1 {
+		bad("Jitter", b.Jitter, "is not below 1")
+	}
 	for _, f := range []struct {
 		name string
 		d    time.Duration
-	}{{"Window", b.Window}, {"OpenFor", b.OpenFor}, {"MaxOpenFor", b.MaxOpenFor}, {"ProbeTimeout", b.ProbeTimeout}} {
+	}{{"Window", b.Window}, {"OpenFor", b.OpenFor}, {"MaxOpenFor", b.MaxOpenFor},
+		{"FlapWindow", b.FlapWindow}, {"ProbeTimeout", b.ProbeTimeout}} {
 		if f.d < 0 {
 			bad(f.name, f.d, "is negative")
 		}
@@ -100,6 +122,12 @@ func (b Breaker) withDefaults() Breaker {
 		b.MaxOpenFor = DefaultMaxOpenFor
 	}
 	b.MaxOpenFor = max(b.MaxOpenFor, b.OpenFor)
+	if b.FlapWindow <= 0 {
+		b.FlapWindow = DefaultFlapWindow
+	}
+	if b.Jitter == 0 || math.IsNaN(b.Jitter) {
+		b.Jitter = DefaultJitter
+	}
 	if b.HalfOpenProbes <= 0 {
 		b.HalfOpenProbes = DefaultHalfOpenProbes
 	}
@@ -124,7 +152,7 @@ type State uint8
 // The states of a circuit.
 const (
 	Closed   State = iota // requests flow; outcomes are counted
-	Open                  // no requests until OpenFor has passed
+	Open                  // no requests until the opening has passed
 	HalfOpen              // up to HalfOpenProbes probe requests at once
 )
 
@@ -156,16 +184,44 @@ func (s *State) UnmarshalText(b []byte) error {
 	return fmt.Errorf("health: unknown state %q", b)
 }
 
+// opening is how long one opening of an outage with interval d lasts: a
+// length drawn uniformly, by u in [0, 1], from d×(1-Jitter) to
+// d×(1+Jitter) or MaxOpenFor, whichever is shorter, and at least 1 ns. d
+// is first kept within [OpenFor, MaxOpenFor], in case the configuration
+// changed since the outage began. The range is cut at MaxOpenFor rather
+// than the draw, so that openings at the cap do not all last exactly
+// MaxOpenFor, in lockstep.
+func (b *Breaker) opening(d time.Duration, u float64) time.Duration {
+	d = min(max(d, b.OpenFor), b.MaxOpenFor)
+	if b.Jitter > 0 {
+		lo := float64(d) * (1 - b.Jitter)
+		hi := min(float64(d)*(1+b.Jitter), float64(b.MaxOpenFor))
+		d = time.Duration(lo + u*(hi-lo))
+	}
+	return max(d, 1)
+}
+
 // breaker is one deployment's circuit. Its methods run under the
 // deployment's lock.
+//
+// An outage runs from an opening out of Closed to the next close. Its
+// interval, flaps and failedProbes describe it; interval and flaps
+// outlive the close, so that the next outage can build on them if it is
+// a flap (see Breaker.FlapWindow).
 type breaker struct {
 	state    State
 	gen      uint64 // bumped on every state change; stale permits see it
 	openedAt time.Time
-	openFor  time.Duration // of the current or last opening
+	openFor  time.Duration // of the current or last opening, jitter included
 	probes   []probe       // outstanding probe permits (half-open)
 	ticket   uint64        // last probe ticket handed out
 	win      window
+
+	interval     time.Duration // of the current or last outage, before jitter
+	flaps        int           // back-off step of the current or last outage
+	failedProbes int           // in the current outage
+	outages      int           // openings out of Closed, ever
+	closedAt     time.Time     // when the last outage ended; zero if none did
 }
 
 type probe struct {
@@ -173,8 +229,8 @@ type probe struct {
 	at     time.Time
 }
 
-// advance makes the lazy transitions: open → half-open once OpenFor has
-// passed, and forgetting probes older than ProbeTimeout.
+// advance makes the lazy transitions: open → half-open once the opening
+// has passed, and forgetting probes older than ProbeTimeout.
 func (b *breaker) advance(now time.Time, c *Breaker) {
 	switch b.state {
 	case Open:
@@ -205,17 +261,37 @@ func (b *breaker) admits(c *Breaker) bool {
 	return false
 }
 
-// failure counts a failure; streak already includes it.
-func (b *breaker) failure(now time.Time, c *Breaker, streak int) {
+// failure counts a failure; streak already includes it. rnd draws the
+// jitter of an opening, from [0, 1].
+func (b *breaker) failure(now time.Time, c *Breaker, streak int, rnd func() float64) {
 	switch b.state {
 	case Closed:
 		n, errs := b.win.add(now, c.Window, true)
 		if c.trips(streak, n, errs) {
-			b.open(now, c.OpenFor)
+			b.startOutage(now, c, rnd)
 		}
 	case HalfOpen:
-		b.open(now, min(max(2*b.openFor, c.OpenFor), c.MaxOpenFor))
+		// The deployment is still down: the same outage, the same
+		// interval, so it is probed again one interval from now.
+		b.failedProbes++
+		b.open(now, c.opening(b.interval, rnd()))
 	}
+}
+
+// startOutage opens a closed circuit. The outage's interval is OpenFor,
+// unless the circuit closed less than FlapWindow ago: then it is a flap,
+// and the interval is twice the previous outage's, up to MaxOpenFor.
+func (b *breaker) startOutage(now time.Time, c *Breaker, rnd func() float64) {
+	if !b.closedAt.IsZero() && now.Sub(b.closedAt) < c.FlapWindow {
+		b.flaps++
+		b.interval = min(2*max(b.interval, c.OpenFor), c.MaxOpenFor)
+	} else {
+		b.flaps = 0
+		b.interval = c.OpenFor
+	}
+	b.outages++
+	b.failedProbes = 0
+	b.open(now, c.opening(b.interval, rnd()))
 }
 
 func (b *breaker) success(now time.Time, c *Breaker) {
@@ -225,8 +301,10 @@ func (b *breaker) success(now time.Time, c *Breaker) {
 	case HalfOpen:
 		b.state = Closed
 		b.gen++
+		b.closedAt = now
 		b.openedAt = time.Time{}
 		b.openFor = 0
+		b.failedProbes = 0
 		b.probes = b.probes[:0]
 		// The errors that opened the circuit must not reopen it.
 		b.win.reset()
@@ -247,6 +325,18 @@ func (b *breaker) openLeft(now time.Time) time.Duration {
 		return 0
 	}
 	return max(b.openedAt.Add(b.openFor).Sub(now), 0)
+}
+
+// nextProbe is when the circuit next admits a probe; see
+// Status.NextProbeAt.
+func (b *breaker) nextProbe(now time.Time, c *Breaker) time.Time {
+	switch {
+	case b.state == Open:
+		return b.openedAt.Add(b.openFor)
+	case b.state == HalfOpen && b.admits(c):
+		return now
+	}
+	return time.Time{}
 }
 
 // addProbe takes a probe slot and returns its ticket.
@@ -356,7 +446,7 @@ func (p *Permit) report(failed bool, cooldown time.Duration) {
 			d.coolFor(now, cooldown)
 		}
 	case failed:
-		d.failure(now, c, cooldown)
+		d.failure(now, c, cooldown, p.t.random)
 	default:
 		d.success(now, c)
 	}

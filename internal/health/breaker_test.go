@@ -1,6 +1,7 @@
 package health
 
 import (
+	"math"
 	"strings"
 	"sync"
 	"testing"
@@ -111,7 +112,7 @@ func TestHalfOpenAdmitsProbes(t *testing.T) {
 	for _, probes := range []int{1, 2, 5} {
 		t.Run(strings.Repeat("p", probes), func(t *testing.T) {
 			c := newClock()
-			tr := NewTracker(c.Now)
+			tr := newTracker(c)
 			tr.SetBreaker("a", Breaker{OpenFor: 10 * time.Second, HalfOpenProbes: probes})
 			openCircuit(t, tr, "a")
 			if _, ok := tr.Acquire("a"); ok {
@@ -181,63 +182,67 @@ func TestHalfOpenAdmitsProbes(t *testing.T) {
 	}
 }
 
+// TestProbeOutcome follows one outage: every failed probe opens the
+// circuit for the same interval (no back-off within an outage), and a
+// good probe closes it.
 func TestProbeOutcome(t *testing.T) {
 	const openFor, maxOpenFor = 10 * time.Second, 45 * time.Second
 	tests := []struct {
 		name    string
-		reopens int             // probe failures before the final probe
-		success bool            // outcome of the final probe
-		wantFor []time.Duration // open durations, first opening included
+		reopens int  // probe failures before the final probe
+		success bool // outcome of the final probe
 	}{
-		{"success closes at once", 0, true, []time.Duration{openFor}},
-		{"failure doubles", 1, true, []time.Duration{openFor, 2 * openFor}},
-		{"doubling is capped", 5, true, []time.Duration{openFor, 20 * time.Second, 40 * time.Second, maxOpenFor, maxOpenFor, maxOpenFor}},
-		{"still failing", 2, false, []time.Duration{openFor, 20 * time.Second, 40 * time.Second}},
+		{"success closes at once", 0, true},
+		{"a failed probe re-opens for the same interval", 1, true},
+		{"many failed probes do not back off", 8, true},
+		{"still failing", 3, false},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClock()
-			tr := NewTracker(c.Now)
+			tr := newTracker(c)
 			tr.SetDefaultBreaker(Breaker{OpenFor: openFor, MaxOpenFor: maxOpenFor})
 			openCircuit(t, tr, "a")
-			for i, want := range tc.wantFor {
+			for i := range tc.reopens + 1 {
 				st := tr.Snapshot("a")
-				if st.State != Open || st.OpenForMS != want.Milliseconds() || st.OpenLeftMS != want.Milliseconds() {
-					t.Fatalf("opening %d: %+v, want open for %v", i, st, want)
+				if st.State != Open || st.OpenForMS != openFor.Milliseconds() || st.OpenLeftMS != openFor.Milliseconds() ||
+					st.IntervalMS != openFor.Milliseconds() || st.FailedProbes != i || st.Flaps != 0 || st.Outages != 1 {
+					t.Fatalf("opening %d: %+v, want open for %v after %d failed probes", i, st, openFor, i)
 				}
-				if !st.OpenedAt.Equal(c.Now()) {
-					t.Fatalf("opening %d: OpenedAt = %v, want %v", i, st.OpenedAt, c.Now())
+				if !st.OpenedAt.Equal(c.Now()) || !st.NextProbeAt.Equal(c.Now().Add(openFor)) {
+					t.Fatalf("opening %d: OpenedAt = %v, NextProbeAt = %v, want %v and %v later", i, st.OpenedAt, st.NextProbeAt, c.Now(), openFor)
 				}
-				c.Advance(want - time.Millisecond)
+				c.Advance(openFor - time.Millisecond)
 				if tr.Available("a") {
-					t.Fatalf("opening %d: available before %v", i, want)
+					t.Fatalf("opening %d: available before %v", i, openFor)
 				}
 				c.Advance(time.Millisecond)
+				if st := tr.Snapshot("a"); st.State != HalfOpen || !st.NextProbeAt.Equal(c.Now()) {
+					t.Fatalf("opening %d: after %v: %+v, want half-open, probe now", i, openFor, st)
+				}
 				p, ok := tr.Acquire("a")
 				if !ok || !p.Probe() {
-					t.Fatalf("opening %d: no probe after %v", i, want)
+					t.Fatalf("opening %d: no probe after %v", i, openFor)
 				}
-				switch {
-				case i < tc.reopens || (i == len(tc.wantFor)-1 && !tc.success):
+				if st := tr.Snapshot("a"); !st.NextProbeAt.IsZero() || st.Available {
+					t.Fatalf("opening %d: probe out: %+v, want no next probe", i, st)
+				}
+				if i < tc.reopens || !tc.success {
 					p.Failure(0)
-				default:
+				} else {
 					p.Success()
 				}
 			}
 			st := tr.Snapshot("a")
 			if !tc.success {
-				if st.State != Open || st.Available {
+				if st.State != Open || st.Available || st.FailedProbes != tc.reopens+1 {
 					t.Fatalf("after a failed probe: %+v", st)
 				}
 				return
 			}
-			if st.State != Closed || !st.Available || st.OpenForMS != 0 || !st.OpenedAt.IsZero() || st.WindowRequests != 0 {
+			if st.State != Closed || !st.Available || st.OpenForMS != 0 || !st.OpenedAt.IsZero() || st.WindowRequests != 0 ||
+				st.IntervalMS != 0 || st.FailedProbes != 0 || !st.NextProbeAt.IsZero() || !st.ClosedAt.Equal(c.Now()) {
 				t.Fatalf("after a good probe: %+v, want closed with an empty window", st)
-			}
-			// The backoff starts again from OpenFor.
-			openCircuit(t, tr, "a")
-			if got := tr.Snapshot("a").OpenForMS; got != openFor.Milliseconds() {
-				t.Fatalf("after close, next opening lasts %d ms, want %v", got, openFor)
 			}
 		})
 	}
@@ -279,8 +284,15 @@ func TestAvailable(t *testing.T) {
 			c.Advance(openFor)
 			p, _ := tr.Acquire("a")
 			p.Failure(0)
-			c.Advance(openFor) // the second opening lasts 2×openFor
+			c.Advance(openFor - 1) // the second opening lasts openFor as well
 		}, false, Open},
+		{"half-open again a failed probe's interval later", func(t *testing.T, tr *Tracker, c *clock) {
+			openCircuit(t, tr, "a")
+			c.Advance(openFor)
+			p, _ := tr.Acquire("a")
+			p.Failure(0)
+			c.Advance(openFor)
+		}, true, HalfOpen},
 		{"closed after a probe succeeds", func(t *testing.T, tr *Tracker, c *clock) {
 			openCircuit(t, tr, "a")
 			c.Advance(openFor)
@@ -291,7 +303,7 @@ func TestAvailable(t *testing.T) {
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			c := newClock()
-			tr := NewTracker(c.Now)
+			tr := newTracker(c)
 			tr.SetDefaultBreaker(Breaker{OpenFor: openFor})
 			tc.setup(t, tr, c)
 			if got := tr.Available("a"); got != tc.want {
@@ -311,7 +323,7 @@ func TestAvailable(t *testing.T) {
 
 func TestPermitOutcomes(t *testing.T) {
 	c := newClock()
-	tr := NewTracker(c.Now)
+	tr := newTracker(c)
 	tr.SetDefaultBreaker(Breaker{OpenFor: 10 * time.Second})
 
 	// Reported once only; Release after an outcome is a no-op.
@@ -385,7 +397,7 @@ func TestPermitOutcomes(t *testing.T) {
 
 func TestPermitlessOutcomesDriveBreaker(t *testing.T) {
 	c := newClock()
-	tr := NewTracker(c.Now)
+	tr := newTracker(c)
 	play(t, tr, c, "a", "fffff")
 	if tr.Available("a") || tr.Failures("a") != 5 || tr.CooldownLeft("a") != 0 {
 		t.Fatal("5 failures: want open, streak 5, no cooldown")
@@ -394,13 +406,21 @@ func TestPermitlessOutcomesDriveBreaker(t *testing.T) {
 	if st := tr.Snapshot("a"); st.State != Open || st.ConsecutiveFailures != 0 {
 		t.Fatalf("success while open: %+v, want still open with streak 0", st)
 	}
-	play(t, tr, c, "a", "+30s f")
-	if st := tr.Snapshot("a"); st.State != Open || st.OpenForMS != 60_000 {
-		t.Fatalf("failure while half-open: %+v, want open for 60s", st)
+	play(t, tr, c, "a", "+4s fff")
+	if st := tr.Snapshot("a"); st.State != Open || st.OpenLeftMS != 1000 || st.FailedProbes != 0 {
+		t.Fatalf("failures while open: %+v, want the opening unchanged", st)
 	}
-	play(t, tr, c, "a", "+60s s")
+	play(t, tr, c, "a", "+1s f")
+	if st := tr.Snapshot("a"); st.State != Open || st.OpenForMS != 5000 || st.IntervalMS != 5000 || st.FailedProbes != 1 {
+		t.Fatalf("failure while half-open: %+v, want open for 5s again", st)
+	}
+	play(t, tr, c, "a", "+5s s")
 	if st := tr.Snapshot("a"); st.State != Closed || !st.Available || st.ConsecutiveFailures != 0 {
 		t.Fatalf("success while half-open: %+v, want closed", st)
+	}
+	play(t, tr, c, "a", "+1m fffff")
+	if st := tr.Snapshot("a"); st.State != Open || st.IntervalMS != 10_000 || st.Flaps != 1 || st.Outages != 2 {
+		t.Fatalf("re-opened within FlapWindow: %+v, want a flap with interval 10s", st)
 	}
 }
 
@@ -416,7 +436,12 @@ func TestBreakerValidate(t *testing.T) {
 		{"negatives", Breaker{MinRequests: -1, HalfOpenProbes: -2, Window: -time.Second},
 			[]string{"MinRequests -1 is negative", "HalfOpenProbes -2 is negative", "Window -1s is negative"}},
 		{"cap below OpenFor", Breaker{OpenFor: time.Minute, MaxOpenFor: time.Second}, []string{"MaxOpenFor 1s is below OpenFor 1m0s"}},
-		{"cap below default OpenFor", Breaker{MaxOpenFor: time.Second}, []string{"MaxOpenFor 1s is below OpenFor 30s"}},
+		{"cap below default OpenFor", Breaker{MaxOpenFor: time.Second}, []string{"MaxOpenFor 1s is below OpenFor 5s"}},
+		{"no jitter is valid", Breaker{Jitter: -1}, nil},
+		{"jitter of 1", Breaker{Jitter: 1}, []string{"Jitter 1 is not below 1"}},
+		{"jitter NaN", Breaker{Jitter: math.NaN()}, []string{"Jitter NaN is not below 1"}},
+		{"negative flap window", Breaker{FlapWindow: -time.Minute, OpenFor: -time.Second},
+			[]string{"FlapWindow -1m0s is negative", "OpenFor -1s is negative"}},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

@@ -15,6 +15,7 @@ func TestConcurrentUse(t *testing.T) {
 	start := time.Unix(1_000_000, 0)
 	now := func() time.Time { return start.Add(time.Duration(nanos.Add(int64(100 * time.Microsecond)))) }
 	tr := NewTracker(now)
+	tr.SetRand(seeded(1)) // not safe for concurrent use: the Tracker must serialize it
 	tr.SetDefaultBreaker(Breaker{ConsecutiveFailures: 3, OpenFor: 50 * time.Millisecond, HalfOpenProbes: 2, MinRequests: 10})
 	names := []string{"a", "b", "c"}
 
@@ -83,7 +84,7 @@ func TestDefaultClock(t *testing.T) {
 		if tr.Available("a") {
 			t.Fatal("open circuit available")
 		}
-		time.Sleep(DefaultOpenFor)
+		time.Sleep(time.Duration(float64(DefaultOpenFor) * (1 + DefaultJitter)))
 		p, ok := tr.Acquire("a")
 		if !ok || !p.Probe() {
 			t.Fatal("no probe after OpenFor")

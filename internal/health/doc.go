@@ -4,7 +4,8 @@
 //
 // A Tracker holds three things per deployment, all driven by the clock
 // given to NewTracker (time.Now by default), so nothing runs in the
-// background and tests never sleep:
+// background and tests never sleep (the jitter's random source is
+// injected as well, with SetRand):
 //
 //   - a cooldown: Failure(name, d) keeps name unavailable for d (a longer
 //     cooldown already set is kept); Success lifts it.
@@ -25,12 +26,39 @@
 // ring of ten slots of Window/10, so outcomes leave it in steps of a
 // tenth of Window.
 //
-// An open circuit admits nothing. After OpenFor it turns half-open and
-// admits up to HalfOpenProbes concurrent probe requests. A probe that
-// succeeds closes the circuit, empties the window and resets the backoff;
-// one that fails opens it again for twice as long as the last time, up to
-// MaxOpenFor. The breaker turns half-open lazily, when it is next asked;
-// there are no timers.
+// An open circuit admits nothing. When its opening has passed it turns
+// half-open and admits up to HalfOpenProbes concurrent probe requests;
+// while they are out, every other request is refused. A probe that
+// succeeds closes the circuit and empties the window; one that fails
+// opens it again. The breaker turns half-open lazily, when it is next
+// asked; there are no timers.
+//
+// How long it stays open follows one rule, made for a deployment that is
+// down for a while and then comes back: it should be probed about once
+// per interval, not once per request, and get traffic back within about
+// one interval of recovering. So:
+//
+//   - An outage lasts from the moment the circuit opens out of closed
+//     until it next closes. Every opening within an outage lasts the
+//     outage's interval: a failed probe opens the circuit for the same
+//     interval again, however long the outage lasts.
+//   - A flap is an outage that begins less than FlapWindow (2 m) after the
+//     last one ended. Its interval is twice the last outage's, up to
+//     MaxOpenFor (5 m). Any other outage's interval is OpenFor (5 s).
+//     Back-off is for a deployment that keeps failing soon after it
+//     recovers, not for one that is simply down.
+//   - Every opening is jittered: its length is drawn uniformly from the
+//     interval times [1-Jitter, 1+Jitter] (0.8 to 1.2), the range cut at
+//     MaxOpenFor, so that replicas and deployments taken out by one
+//     incident do not probe in lockstep. The random source is the
+//     Tracker's (SetRand).
+//
+// With the defaults, a deployment that is down for a minute on a first
+// outage is offered a probe 4 to 6 s after each failed one (the next
+// request to come takes it), so once the deployment is back, its circuit
+// admits a request, and closes on its success, within OpenFor ×
+// (1+Jitter) = 6 s plus the wait for that request. Setting MaxOpenFor to
+// OpenFor turns the back-off off.
 //
 // Requests go through the breaker the way golang.org/x/time/rate's
 // reservations go through a limiter: Acquire returns a Permit, and the
@@ -56,10 +84,14 @@
 //
 // The older calls without a permit, Tracker.Success and Tracker.Failure,
 // feed the same breaker and always count as current: closed, they count
-// in the streak and the window; half-open, they act as a probe's outcome;
-// open, they change only the streak and the cooldown (an open circuit
-// closes only through a probe). Callers that do not Acquire are not held
-// to HalfOpenProbes.
+// in the streak and the window; half-open, they act as a probe's outcome
+// (a failure opens the circuit again for the outage's interval, a success
+// closes it), whether or not a probe permit is out; open, they change only
+// the streak and the cooldown (an open circuit closes only through a
+// probe, and a failure does not lengthen the opening). Callers that do not
+// Acquire are not held to HalfOpenProbes: to keep a half-open deployment
+// at one probe per interval, take a Permit for every request, even when
+// reporting its outcome by name.
 //
 // # Time to first token
 //

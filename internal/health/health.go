@@ -1,6 +1,7 @@
 package health
 
 import (
+	"math/rand/v2"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -12,6 +13,7 @@ type Tracker struct {
 	now      func() time.Time
 	def      atomic.Pointer[Breaker] // with defaults filled in
 	halfLife atomic.Int64            // TTFT EWMA half-life, ns
+	rnd      source                  // jitter of circuit openings
 
 	mu    sync.RWMutex
 	state map[string]*deployment
@@ -74,6 +76,41 @@ func (t *Tracker) SetTTFTHalfLife(d time.Duration) {
 	t.halfLife.Store(int64(d))
 }
 
+// SetRand sets the random source of the jitter of circuit openings (see
+// Breaker.Jitter): f returns a number in [0, 1), like rand.Float64; values
+// outside [0, 1] are clamped. nil means math/rand/v2's Float64. The
+// Tracker serializes its calls to f, so f need not be safe for concurrent
+// use: rand.New(rand.NewPCG(seed, seed)).Float64 gives a repeatable run.
+func (t *Tracker) SetRand(f func() float64) {
+	t.rnd.mu.Lock()
+	t.rnd.f = f
+	t.rnd.mu.Unlock()
+}
+
+// random draws from the Tracker's random source.
+func (t *Tracker) random() float64 {
+	return t.rnd.draw()
+}
+
+// source is a random source behind a lock; see Tracker.SetRand.
+type source struct {
+	mu sync.Mutex
+	f  func() float64 // nil: rand.Float64
+}
+
+func (s *source) draw() float64 {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.f == nil {
+		return rand.Float64()
+	}
+	u := s.f()
+	if !(u >= 0) { // negative or NaN
+		return 0
+	}
+	return min(u, 1)
+}
+
 // Available reports whether name may get traffic now: out of cooldown and
 // its circuit closed, or half-open with a probe slot free. A deployment
 // the Tracker has not heard of is available.
@@ -111,7 +148,7 @@ func (t *Tracker) Failure(name string, cooldown time.Duration) {
 	now := t.now()
 	d.mu.Lock()
 	defer d.mu.Unlock()
-	d.failure(now, t.conf(d), cooldown)
+	d.failure(now, t.conf(d), cooldown, t.random)
 }
 
 // Success records a successful request to name without a Permit: the
@@ -137,12 +174,13 @@ func (t *Tracker) Failures(name string) int {
 	return d.failures
 }
 
-// failure records a failure that belongs to the breaker's current state.
-func (d *deployment) failure(now time.Time, c *Breaker, cooldown time.Duration) {
+// failure records a failure that belongs to the breaker's current state;
+// rnd jitters the opening it may cause.
+func (d *deployment) failure(now time.Time, c *Breaker, cooldown time.Duration, rnd func() float64) {
 	d.brk.advance(now, c)
 	d.failures++
 	d.coolFor(now, cooldown)
-	d.brk.failure(now, c, d.failures)
+	d.brk.failure(now, c, d.failures, rnd)
 }
 
 // success records a success that belongs to the breaker's current state.

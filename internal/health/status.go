@@ -10,10 +10,30 @@ type Status struct {
 	// OpenedAt is when the circuit last opened, while it is open or
 	// half-open.
 	OpenedAt time.Time `json:"opened_at,omitzero"`
+	// NextProbeAt is when the deployment next admits a probe: the end of
+	// the opening while open, now while half-open with a probe slot free,
+	// or the end of the cooldown if that is later; zero while closed or
+	// while every probe slot is taken (the probes' outcomes decide).
+	NextProbeAt time.Time `json:"next_probe_at,omitzero"`
 	// OpenLeftMS is how long an open circuit stays open; OpenForMS is how
-	// long it was opened for (the current backoff; 0 when closed).
+	// long it was opened for (this opening, jitter included; 0 when
+	// closed).
 	OpenLeftMS int64 `json:"open_left_ms"`
 	OpenForMS  int64 `json:"open_for_ms"`
+	// IntervalMS is the current outage's open interval before jitter:
+	// OpenFor doubled once per flap, up to MaxOpenFor (0 when closed).
+	// Flaps is that back-off step: one more than the previous outage's
+	// for an outage that began less than FlapWindow after the last close,
+	// 0 for any other (and when closed). FailedProbes counts the failed
+	// probes of the current outage.
+	IntervalMS   int64 `json:"interval_ms"`
+	Flaps        int   `json:"flaps"`
+	FailedProbes int   `json:"failed_probes"`
+	// Outages counts the times the circuit opened from closed, ever;
+	// ClosedAt is when the last outage ended (zero if none has).
+	Outages  int       `json:"outages"`
+	ClosedAt time.Time `json:"closed_at,omitzero"`
+
 	CooldownMS int64 `json:"cooldown_ms"`
 
 	ConsecutiveFailures int `json:"consecutive_failures"`
@@ -48,8 +68,17 @@ func (t *Tracker) Snapshot(name string) Status {
 	st.State = b.state
 	st.Available = !now.Before(d.coolUntil) && b.admits(c)
 	st.OpenedAt = b.openedAt
+	if st.NextProbeAt = b.nextProbe(now, c); !st.NextProbeAt.IsZero() && d.coolUntil.After(st.NextProbeAt) {
+		st.NextProbeAt = d.coolUntil
+	}
 	st.OpenLeftMS = b.openLeft(now).Milliseconds()
 	st.OpenForMS = b.openFor.Milliseconds()
+	if b.state != Closed {
+		st.IntervalMS = b.interval.Milliseconds()
+		st.Flaps = b.flaps
+		st.FailedProbes = b.failedProbes
+	}
+	st.Outages, st.ClosedAt = b.outages, b.closedAt
 	st.CooldownMS = max(d.coolUntil.Sub(now), 0).Milliseconds()
 	st.ConsecutiveFailures = d.failures
 	st.WindowRequests, st.WindowErrors = b.win.counts(now)

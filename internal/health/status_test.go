@@ -9,7 +9,7 @@ import (
 
 func TestSnapshot(t *testing.T) {
 	c := newClock()
-	tr := NewTracker(c.Now)
+	tr := newTracker(c)
 	if got, want := tr.Snapshot("nobody"), (Status{State: Closed, Available: true}); got != want {
 		t.Fatalf("unknown: %+v, want %+v", got, want)
 	}
@@ -26,25 +26,32 @@ func TestSnapshot(t *testing.T) {
 
 	tr.Failure("a", 20*time.Second) // the 5th in a row opens the circuit
 	opened := c.Now()
-	c.Advance(5 * time.Second)
+	c.Advance(2 * time.Second)
 	st = tr.Snapshot("a")
-	if st.State != Open || st.Available || st.OpenLeftMS != 25_000 || st.OpenForMS != 30_000 || st.CooldownMS != 15_000 || !st.OpenedAt.Equal(opened) {
+	if st.State != Open || st.Available || st.OpenLeftMS != 3000 || st.OpenForMS != 5000 || st.CooldownMS != 18_000 || !st.OpenedAt.Equal(opened) ||
+		st.IntervalMS != 5000 || st.Flaps != 0 || st.Outages != 1 || !st.ClosedAt.IsZero() {
 		t.Fatalf("open: %+v", st)
+	}
+	if want := opened.Add(20 * time.Second); !st.NextProbeAt.Equal(want) {
+		t.Fatalf("NextProbeAt = %v, want the end of the cooldown %v", st.NextProbeAt, want)
 	}
 
 	b, err := json.Marshal(st)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for _, field := range []string{`"state":"open"`, `"available":false`, `"opened_at":"`, `"open_left_ms":25000`, `"cooldown_ms":15000`,
+	for _, field := range []string{`"state":"open"`, `"available":false`, `"opened_at":"`, `"next_probe_at":"`, `"open_left_ms":3000`, `"cooldown_ms":18000`,
+		`"interval_ms":5000`, `"flaps":0`, `"failed_probes":0`, `"outages":1`,
 		`"consecutive_failures":5`, `"window_requests":11`, `"window_errors":5`, `"probes_in_flight":0`, `"ttft_samples":2`, `"ttft_ewma_ms":2000`, `"ttft_p95_ms":`} {
 		if !strings.Contains(string(b), field) {
 			t.Errorf("JSON lacks %s: %s", field, b)
 		}
 	}
 	b, _ = json.Marshal(tr.Snapshot("nobody"))
-	if strings.Contains(string(b), "opened_at") {
-		t.Errorf("closed circuit shows opened_at: %s", b)
+	for _, field := range []string{"opened_at", "next_probe_at", "closed_at"} {
+		if strings.Contains(string(b), field) {
+			t.Errorf("closed circuit shows %s: %s", field, b)
+		}
 	}
 }
 

@@ -42,6 +42,9 @@ func parseCapabilities(names []string) (Capabilities, error) {
 	}
 	var caps Capabilities
 	for _, n := range names {
+		if n == config.CapabilityPrefill {
+			continue // not a request need; the gateway reads it for continuations
+		}
 		c, ok := ParseCapability(n)
 		if !ok {
 			return 0, fmt.Errorf("unknown capability %q", n)

@@ -614,7 +614,8 @@ func TestAllDeploymentsFail(t *testing.T) {
 	setFaults(t, h, sim.Fault{Kind: "status", Status: 503, Rate: 1})
 	status, _, body := h.raw("POST", "/v1/chat/completions", authOpenAI(),
 		`{"model":"openai-chat","messages":[{"role":"user","content":"hi"}]}`)
-	if status != 502 || !bytes.Contains(body, []byte("All 2 upstream attempts failed")) {
+	// Two deployments, each retried once (routes[].retries defaults to 1).
+	if status != 502 || !bytes.Contains(body, []byte("All 4 upstream attempts failed")) {
 		t.Fatalf("status %d: %s", status, body)
 	}
 	setFaults(t, h, sim.Fault{Kind: "status", Status: 429, Rate: 1})

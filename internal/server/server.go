@@ -162,7 +162,7 @@ func SimConfig(c *config.Simulator) (sim.Config, error) {
 		out.Keys = append(out.Keys, sim.Key{Key: k.Key.Reveal(), Provider: k.Provider, RPM: k.RPM, TPM: k.TPM, ITPM: k.ITPM, OTPM: k.OTPM})
 	}
 	for _, f := range c.Faults {
-		out.Faults = append(out.Faults, sim.Fault{Kind: f.Kind, Status: f.Status, Rate: f.Rate, Key: f.Key, AfterTokens: f.AfterTokens, Delay: f.Delay})
+		out.Faults = append(out.Faults, sim.Fault{Kind: f.Kind, Status: f.Status, Rate: f.Rate, Key: f.Key, Model: f.Model, Times: f.Times, AfterTokens: f.AfterTokens, Delay: f.Delay, RetryAfter: f.RetryAfter})
 	}
 	return out, nil
 }

@@ -67,14 +67,18 @@ type blockOut struct {
 }
 
 func (x *exchange) serveMessages(c *messagesCall) {
+	x.arrive(faultReq{model: c.req.Model, stream: c.req.Stream, chat: true, prefill: c.turn.assistantLast, prompt: c.prompt})
 	if !x.admit(c.prompt, c.req.Model) {
 		return
 	}
-	f := x.s.pickFault(x.key.key.Key)
-	if x.replaced(f, c.req.Stream) {
+	f := x.fault()
+	if x.replaced(f) {
 		return
 	}
 	o := generate(c.turn, 0)
+	if f != nil && f.Kind == FaultContentFilter {
+		o = o.refused(f.AfterTokens)
+	}
 	blocks, total := x.messageBlocks(c.turn, o)
 	x.in = c.prompt
 	if !c.req.Stream {
@@ -128,6 +132,8 @@ func stopReason(o output) (*string, *string) {
 		reason = anthropic.StopMaxTokens
 	case finishTool:
 		reason = anthropic.StopToolUse
+	case finishRefusal:
+		reason = anthropic.StopRefusal
 	case finishStopSeq:
 		reason = anthropic.StopSequence
 		seq := o.stopSeq

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
 
 	"github.com/llmux/llmux/internal/api/anthropic"
 )
@@ -106,6 +107,14 @@ func checkTurns(req *anthropic.MessagesRequest) *apiError {
 			case b.Type == "":
 				return badRequest("messages.%d.content: each content block needs a type", i)
 			}
+		}
+	}
+	// The real API refuses a prefill ending in whitespace instead of
+	// trimming it (observed 400s, e.g. tailcallhq/forgecode#1872).
+	last := req.Messages[len(req.Messages)-1]
+	if blocks := last.Content.AsBlocks(); last.Role == "assistant" && len(blocks) > 0 {
+		if b := blocks[len(blocks)-1]; b.Type == anthropic.BlockText && strings.TrimRightFunc(b.Text, unicode.IsSpace) != b.Text {
+			return badRequest("messages: final assistant content cannot end with trailing whitespace")
 		}
 	}
 	return nil
@@ -220,14 +229,34 @@ func anthropicTurn(req *anthropic.MessagesRequest, choice toolChoice) turn {
 	} else {
 		t.parallel = true
 	}
+	// A final assistant message is a prefill: the reply is the one to the
+	// turn before it, continued from the prefill (providers.md §4.2).
+	src := req.Messages[:len(req.Messages)-1]
+	if last.Role == "assistant" {
+		t.assistantLast = true
+		var pre []string
+		for _, b := range last.Content.AsBlocks() {
+			if b.Type == anthropic.BlockText {
+				pre = append(pre, b.Text)
+			}
+		}
+		t.prefill = strings.TrimRightFunc(strings.Join(pre, ""), unicode.IsSpace)
+		for len(src) > 0 && src[len(src)-1].Role == "assistant" {
+			src = src[:len(src)-1]
+		}
+	} else {
+		src = append(src, last)
+	}
 	var text []string
-	for _, b := range last.Content.AsBlocks() {
-		switch b.Type {
-		case anthropic.BlockText:
-			text = append(text, b.Text)
-		case anthropic.BlockToolResult:
-			t.toolResult = true
-			text = append(text, toolResultText(b.Content))
+	if len(src) > 0 {
+		for _, b := range src[len(src)-1].Content.AsBlocks() {
+			switch b.Type {
+			case anthropic.BlockText:
+				text = append(text, b.Text)
+			case anthropic.BlockToolResult:
+				t.toolResult = true
+				text = append(text, toolResultText(b.Content))
+			}
 		}
 	}
 	t.seed = strings.Join(text, " ")

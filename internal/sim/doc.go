@@ -76,9 +76,65 @@
 // goroutines of its own.
 //
 // Faults (SetFaults, PUT /sim/faults) are drawn per request after the
-// limits admitted it: a provider-shaped error status, a connection reset
-// (before the response, or mid-stream after some tokens), a stall
-// mid-stream, a slow first token, or a 200 with a body that is not JSON.
+// limits admitted it; the first fault in the set that matches the request
+// (key, model, Times not used up, a kind that would change the request)
+// and wins its Rate draw applies:
+//
+//	status                the provider's error body for Status; retry-after
+//	                      (whole seconds) and, on OpenAI and Azure,
+//	                      retry-after-ms only when RetryAfter is set
+//	reset                 the connection closed before any byte, or
+//	                      mid-stream after AfterTokens tokens
+//	reset_before_headers  the connection closed before any byte, always
+//	no_response           nothing sent, not even headers, until Delay
+//	                      passes (0: until the client gives up); then closed
+//	stall                 a stream stops after AfterTokens for Delay (0:
+//	                      until the client gives up)
+//	slow_first_token      Delay before the first byte
+//	garbage               200 with a body that is not JSON or SSE
+//	malformed_event       streams: after AfterTokens tokens one extra event
+//	                      whose data is the next event cut after "delta":,
+//	                      then the whole stream as usual
+//	no_done               streams: everything up to the finish (OpenAI: the
+//	                      finish_reason chunk and usage chunk; Anthropic:
+//	                      message_delta) and a clean close, without
+//	                      data: [DONE] or message_stop
+//	context_length        400: OpenAI/Azure context_length_exceeded,
+//	                      Anthropic "prompt is too long: N tokens > M maximum"
+//	content_filter        OpenAI/Azure 400 code content_filter (Azure's body
+//	                      with innererror); Anthropic has no such error and
+//	                      answers 200 with stop_reason "refusal" after
+//	                      AfterTokens tokens
+//	prefill_rejected      for a conversation ending with an assistant
+//	                      message: 400 "This model does not support assistant
+//	                      message prefill..." (Anthropic's error, in the
+//	                      OpenAI envelope on OpenAI and Azure)
+//	flapping              503 (the provider's body) and healthy in turn,
+//	                      periods of Delay × TimeScale on the server's
+//	                      clock, failing first, from when the set was
+//	                      installed
+//
+// # Prefill
+//
+// On Anthropic a final assistant message is a prefill: the reply
+// continues it (providers.md §4.2; Anthropic's "prefill Claude's
+// response" guide). The simulator computes the reply to the turn before
+// it and, when that reply starts with the prefill, sends and counts only
+// the rest, as the real API does not repeat the prefill; otherwise it
+// sends the reply as usual. A prefill ending in whitespace gets the real
+// API's 400 "messages: final assistant content cannot end with trailing
+// whitespace" (observed, e.g. tailcallhq/forgecode#1872), so there is
+// nothing to trim. On OpenAI and Azure a final assistant message is
+// history, not a prefill (providers.md §6.6 item 4): the reply is the one
+// to the turn before it, generated afresh, so a regenerated answer starts
+// with the text the interrupted one had sent.
+//
+// # What the provider saw
+//
+// Stats (and GET /sim/stats) reports per key the requests and tokens, and
+// per model (Azure: deployment name) the valid requests, how many got a
+// fault, and when each arrived as an offset from New on the server's
+// clock, so a test can assert attempts and the gaps between retries.
 //
 // docs/simulator.md lists, behaviour by behaviour, which provider
 // document or observed payload each comes from and where the simulator

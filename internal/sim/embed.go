@@ -47,11 +47,12 @@ func (x *exchange) serveEmbeddings(req *openai.EmbeddingRequest) {
 		model = x.sf.deployment
 	}
 	tokens := embeddingTokens(req.Input)
+	x.arrive(faultReq{model: model, prompt: tokens})
 	if !x.admit(tokens, model) {
 		return
 	}
-	f := x.s.pickFault(x.key.key.Key)
-	if x.replaced(f, false) || x.waitWhole(f, 0) != nil {
+	f := x.fault()
+	if x.replaced(f) || x.waitWhole(f, 0) != nil {
 		return
 	}
 	dims := defaultDimensions(model)

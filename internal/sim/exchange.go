@@ -1,6 +1,7 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"errors"
 	"io"
@@ -37,6 +38,8 @@ type exchange struct {
 	result   int
 	in, out  int  // tokens to count in Stats
 	recorded bool // record has run
+	fr       faultReq
+	counts   *modelCounts // the model's counts, once arrive has run
 }
 
 // Outcomes counted in Stats.
@@ -55,6 +58,8 @@ type apiError struct {
 	msg        string
 	front      bool          // Azure: an error of Azure's front end, {"error":{"code","message"}}
 	retryAfter time.Duration // > 0: send retry-after (and retry-after-ms on Azure)
+	retryMS    bool          // with retryAfter: send retry-after-ms on OpenAI too
+	raw        []byte        // the body as is, for shapes the envelopes do not cover
 }
 
 // begin authenticates a request for surface sf. On failure it has written
@@ -174,6 +179,23 @@ func (x *exchange) record() {
 	c.output.Add(int64(x.out))
 }
 
+// arrive counts a valid request for its model (before the limits act,
+// so ModelStats sees every attempt) and keeps what fault matching needs.
+func (x *exchange) arrive(fr faultReq) {
+	fr.key = x.key.key.Key
+	x.fr = fr
+	x.counts = x.s.arrive(fr.model, x.start)
+}
+
+// fault picks the fault to apply to the request, or nil; arrive ran.
+func (x *exchange) fault() *Fault {
+	f := x.s.pickFault(x.fr)
+	if f != nil {
+		x.s.countFault(x.counts)
+	}
+	return f
+}
+
 // readBody reads the request body up to maxBody.
 func (x *exchange) readBody() ([]byte, *apiError) {
 	b, err := io.ReadAll(http.MaxBytesReader(x.w, x.r.Body, maxBody))
@@ -216,7 +238,7 @@ func (x *exchange) fail(e *apiError) {
 	h := x.w.Header()
 	if e.retryAfter > 0 {
 		h.Set("retry-after", strconv.Itoa(ceilSeconds(e.retryAfter)))
-		if x.sf.provider == ProviderAzure {
+		if x.sf.provider == ProviderAzure || x.sf.provider == ProviderOpenAI && e.retryMS {
 			h.Set("retry-after-ms", strconv.FormatInt(e.retryAfter.Milliseconds(), 10))
 		}
 	}
@@ -229,12 +251,20 @@ func (x *exchange) fail(e *apiError) {
 // errorBody encodes e in the surface's envelope.
 func (x *exchange) errorBody(e *apiError) []byte {
 	switch {
+	case e.raw != nil:
+		return e.raw
 	case x.sf.provider == ProviderAnthropic:
 		typ := e.typ
 		if typ == "" {
 			typ = anthropic.TypeForStatus(e.status)
 		}
-		return anthropic.NewError(typ, e.msg, x.reqID)
+		// Anthropic's API does not escape <, > and & ("prompt is too
+		// long: N tokens > M maximum"); encoding/json would.
+		var b bytes.Buffer
+		enc := json.NewEncoder(&b)
+		enc.SetEscapeHTML(false)
+		_ = enc.Encode(anthropic.ErrorBody{Type: "error", Error: anthropic.Error{Type: typ, Message: e.msg}, RequestID: x.reqID})
+		return bytes.TrimSuffix(b.Bytes(), []byte("\n"))
 	case x.sf.provider == ProviderAzure && e.front:
 		code := e.code
 		if code == "" {

@@ -43,11 +43,12 @@ func (x *exchange) serveChat(c *chatCall) {
 	if x.sf.deployment != "" {
 		model = x.sf.deployment
 	}
+	x.arrive(faultReq{model: model, stream: c.req.Stream, chat: true, prefill: c.turn.assistantLast, prompt: c.prompt})
 	if !x.admit(c.charge(), model) {
 		return
 	}
-	f := x.s.pickFault(x.key.key.Key)
-	if x.replaced(f, c.req.Stream) {
+	f := x.fault()
+	if x.replaced(f) {
 		return
 	}
 	outs := make([]output, c.n)

@@ -301,13 +301,20 @@ func hasFunction(tools []openai.Tool, name string) bool {
 // openaiTurn is the neutral view of a validated request.
 func openaiTurn(req *openai.ChatRequest, choice toolChoice) turn {
 	last := req.Messages[len(req.Messages)-1]
+	// A final assistant message is history, not a prefill: the reply is
+	// the one to the turn before it, generated afresh.
+	src := last
+	for i := len(req.Messages) - 1; src.Role == "assistant" && i > 0; i-- {
+		src = req.Messages[i-1]
+	}
 	t := turn{
-		seed:       last.Content.String(),
-		toolResult: last.Role == "tool" || last.Role == "function",
-		maxTokens:  noLimit,
-		stops:      req.Stop.List,
-		choice:     choice,
-		parallel:   req.ParallelToolCalls == nil || *req.ParallelToolCalls,
+		seed:          src.Content.String(),
+		toolResult:    src.Role == "tool" || src.Role == "function",
+		assistantLast: last.Role == "assistant",
+		maxTokens:     noLimit,
+		stops:         req.Stop.List,
+		choice:        choice,
+		parallel:      req.ParallelToolCalls == nil || *req.ParallelToolCalls,
 	}
 	if last.Role != "user" {
 		t.choice.mode = "none"

@@ -31,7 +31,7 @@ type Config struct {
 	Latency Latency
 	// Keys are the API keys the simulator accepts, each with its limits.
 	Keys []Key
-	// Faults are the initial fault set; see Server.SetFaults.
+	// Faults are the initial fault set; see Fault and Server.SetFaults.
 	Faults []Fault
 	// Now returns the current time for rate limiting, timestamps and
 	// processing times. Nil means time.Now. Delays always use real timers.
@@ -69,8 +69,12 @@ type Server struct {
 	rngMu sync.Mutex
 	rng   *rand.Rand
 
-	faultMu sync.RWMutex
-	faults  []Fault
+	faultMu sync.Mutex
+	faults  []*faultState
+
+	modelMu  sync.Mutex
+	perModel map[string]*modelCounts
+	started  time.Time // arrival offsets count from here
 
 	unauthorized atomic.Int64
 	fingerprint  string // system_fingerprint, fixed per server
@@ -107,11 +111,13 @@ func New(cfg Config) (*Server, error) {
 	if s.now == nil {
 		s.now = time.Now
 	}
-	s.faults = normalizeFaults(cfg.Faults)
+	s.started = s.now()
+	s.setFaults(normalizeFaults(cfg.Faults))
+	s.perModel = make(map[string]*modelCounts)
 	s.fingerprint = "fp_" + s.randString(hexDigits, 10)
 	s.orgID = s.uuid()
 	s.keys = make(map[string]*keyState, len(cfg.Keys))
-	start := s.now()
+	start := s.started
 	for _, k := range cfg.Keys {
 		s.keys[k.Key] = &keyState{key: k, limits: newLimiter(k, start)}
 	}

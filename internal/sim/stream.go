@@ -1,9 +1,9 @@
 package sim
 
 import (
+	"bytes"
 	"encoding/json"
 	"net/http"
-	"time"
 
 	"github.com/llmux/llmux/internal/api/sse"
 )
@@ -25,21 +25,40 @@ func newEvent(name string, v any, tokens int) event {
 	return event{name: name, data: b, tokens: tokens}
 }
 
-// replaced applies the faults that replace the whole response (status,
-// garbage, reset before the first byte) and reports whether it did.
-func (x *exchange) replaced(f *Fault, stream bool) bool {
+// replaced applies the faults that replace the whole response (error
+// bodies, garbage, a connection closed before the first byte) and reports
+// whether it did. Anthropic's content_filter is a refusal, not a
+// replacement: serveMessages builds it.
+func (x *exchange) replaced(f *Fault) bool {
 	if f == nil {
 		return false
 	}
+	p := x.sf.provider
 	switch f.Kind {
 	case FaultStatus:
-		x.fail(statusError(x.sf.provider, f.Status))
-	case FaultGarbage:
-		x.garbage(stream)
-	case FaultReset:
-		if stream && f.AfterTokens > 0 {
+		x.fail(statusError(p, f.Status, f.RetryAfter))
+	case FaultFlapping:
+		x.fail(statusError(p, http.StatusServiceUnavailable, 0))
+	case FaultContextLength:
+		x.fail(contextLengthError(p, x.fr.prompt, x.fr.chat))
+	case FaultContentFilter:
+		if p == ProviderAnthropic {
 			return false
 		}
+		x.fail(contentFilterError(p))
+	case FaultPrefillRejected:
+		x.fail(prefillError(p))
+	case FaultGarbage:
+		x.garbage(x.fr.stream)
+	case FaultReset:
+		if x.fr.stream && f.AfterTokens > 0 {
+			return false
+		}
+		x.abort()
+	case FaultResetBeforeHeaders:
+		x.abort()
+	case FaultNoResponse:
+		_ = x.stall(f) // the client giving up ends the wait too
 		x.abort()
 	default:
 		return false
@@ -88,28 +107,33 @@ func (x *exchange) runStream(evs []event, f *Fault) bool {
 	if x.firstDelay(f) != nil {
 		return false
 	}
+	if f != nil && f.Kind == FaultNoDone {
+		evs = evs[:len(evs)-1] // [DONE] or message_stop
+	}
+	at := faultIndex(evs, f)
 	sse.SetHeaders(x.w.Header())
 	x.commonHeaders()
 	x.w.WriteHeader(http.StatusOK)
 	sw := sse.NewWriter(x.w)
-	sent, stalled := 0, false
-	for _, ev := range evs {
-		if ev.tokens > 0 {
-			if f != nil && sent >= f.AfterTokens {
-				switch {
-				case f.Kind == FaultReset:
-					x.abort()
+	sent := 0
+	for i, ev := range evs {
+		if i == at {
+			switch f.Kind {
+			case FaultReset:
+				x.abort()
+				return false
+			case FaultStall:
+				if x.stall(f) != nil {
 					return false
-				case f.Kind == FaultStall && !stalled:
-					stalled = true
-					if x.stall(f) != nil {
-						return false
-					}
+				}
+			case FaultMalformedEvent:
+				if sw.Event(ev.name, truncated(ev.data)) != nil {
+					return false
 				}
 			}
-			if sent > 0 && sleep(ctx, x.s.tokenDelay(ev.tokens)) != nil {
-				return false
-			}
+		}
+		if ev.tokens > 0 && sent > 0 && sleep(ctx, x.s.tokenDelay(ev.tokens)) != nil {
+			return false
 		}
 		if sw.Event(ev.name, ev.data) != nil {
 			return false
@@ -118,6 +142,45 @@ func (x *exchange) runStream(evs []event, f *Fault) bool {
 		x.out = sent
 	}
 	return true
+}
+
+// faultIndex is the index of the event a mid-stream fault comes before,
+// or -1: the first token-carrying event after AfterTokens tokens. A
+// reset or stall set after more tokens than the stream has never
+// happens; a malformed event then comes right after the last token (or
+// after the first event of a stream without tokens), so it is always
+// sent.
+func faultIndex(evs []event, f *Fault) int {
+	if f == nil || (f.Kind != FaultReset && f.Kind != FaultStall && f.Kind != FaultMalformedEvent) {
+		return -1
+	}
+	sent, lastToken := 0, 0
+	for i, ev := range evs {
+		if ev.tokens == 0 {
+			continue
+		}
+		if sent >= f.AfterTokens {
+			return i
+		}
+		sent += ev.tokens
+		lastToken = i
+	}
+	if f.Kind == FaultMalformedEvent {
+		return min(lastToken+1, len(evs)-1)
+	}
+	return -1
+}
+
+// truncated is an event's data cut where a broken upstream or proxy might
+// cut it: right after "delta": (so OpenAI's reads {"id":...,"choices":
+// [{"index":0,"delta":), or halfway for events without a delta. It is
+// never valid JSON.
+func truncated(data []byte) []byte {
+	key := []byte(`"delta":`)
+	if i := bytes.Index(data, key); i >= 0 {
+		return data[:i+len(key)]
+	}
+	return data[:len(data)/2]
 }
 
 // abort drops the connection without a response (or mid-response): the
@@ -143,43 +206,4 @@ func (x *exchange) garbage(stream bool) {
 		return
 	}
 	x.send(http.StatusOK, "application/json", []byte("{\"id\":\"garbage\",\"object\":\x00\xff<html>upstream sent garbage</html>"))
-}
-
-// statusError is the provider's body for a status fault.
-func statusError(provider string, status int) *apiError {
-	e := &apiError{status: status, msg: statusMessage(provider, status)}
-	switch {
-	case provider == ProviderAzure && (status == 429 || status == 503 || status == 404 || status == 401):
-		e.front = true
-	case provider == ProviderOpenAI && status == 429:
-		e.typ, e.code = "requests", "rate_limit_exceeded"
-	}
-	if status == 429 || status == 503 || status == 529 {
-		e.retryAfter = time.Second
-	}
-	return e
-}
-
-func statusMessage(provider string, status int) string {
-	switch {
-	case provider == ProviderAnthropic && status == 529:
-		return "Overloaded"
-	case provider == ProviderAnthropic && status >= 500:
-		return "Internal server error"
-	case provider == ProviderAzure && status == 429:
-		return "Rate limit is exceeded. Try again in 1 seconds."
-	case provider == ProviderAzure && status == 503:
-		return "The service is temporarily unable to process your request. Please try again later."
-	case provider == ProviderAzure && status >= 500:
-		return "The server had an error processing your request. Sorry about that! You can retry your request, or contact us through an Azure support request at: https://go.microsoft.com/fwlink/?linkid=2213926 if you keep seeing this error."
-	case status == 503:
-		return "The engine is currently overloaded, please try again later"
-	case status == 502:
-		return "Bad gateway."
-	case status >= 500:
-		return "The server had an error while processing your request. Sorry about that!"
-	case status == 429:
-		return "Rate limit reached (simulated fault). Please try again in 1s."
-	}
-	return "Simulated error " + http.StatusText(status) + "."
 }

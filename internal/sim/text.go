@@ -17,6 +17,12 @@ type turn struct {
 	tools      []toolSpec
 	choice     toolChoice
 	parallel   bool // more than one tool call allowed
+	// assistantLast: the conversation ends with an assistant message.
+	assistantLast bool
+	// prefill is that message's text when it is a prefill (Anthropic):
+	// the reply continues it. OpenAI treats it as history and leaves
+	// prefill empty.
+	prefill string
 }
 
 // noLimit is turn.maxTokens when the request sets no output cap.
@@ -52,6 +58,7 @@ const (
 	finishLength  = "length"
 	finishStopSeq = "stop_sequence"
 	finishTool    = "tool"
+	finishRefusal = "refusal" // Anthropic's stop_reason refusal (content_filter fault)
 )
 
 // vocabulary is what replies are made of after the echo of the prompt.
@@ -73,15 +80,28 @@ func generate(t turn, variant int) output {
 			return output{calls: calls, finish: finishTool}
 		}
 	}
+	if t.prefill != "" {
+		if rest, ok := afterPrefix(fullReply(t.seed, variant), t.prefill); ok {
+			return limitText(rest, t.maxTokens, t.stops)
+		}
+	}
 	return generateText(t.seed, variant, t.maxTokens, t.stops)
 }
 
 // generateText makes a 5..60 token reply "sim reply to: <first words of
 // seed> <words>." cut at maxTokens and at the earliest stop sequence.
 func generateText(seed string, variant, maxTokens int, stops []string) output {
+	return limitText(fullReply(seed, variant), maxTokens, stops)
+}
+
+// fullReply is the reply's text tokens before any cut.
+func fullReply(seed string, variant int) []string {
 	h := hash64(seed, variant)
-	target := 5 + int(h%56)
-	pieces := replyPieces(seed, h, target)
+	return replyPieces(seed, h, 5+int(h%56))
+}
+
+// limitText cuts pieces at maxTokens and at the earliest stop sequence.
+func limitText(pieces []string, maxTokens int, stops []string) output {
 	out := output{pieces: pieces, finish: finishStop}
 	if maxTokens != noLimit && maxTokens < len(pieces) {
 		out.pieces, out.finish = pieces[:maxTokens], finishLength
@@ -90,6 +110,31 @@ func generateText(seed string, variant, maxTokens int, stops []string) output {
 		out.pieces, out.finish, out.stopSeq = cut, finishStopSeq, seq
 	}
 	return out
+}
+
+// afterPrefix returns what follows prefix in the text of pieces, as
+// pieces (a token the prefix ends inside keeps its rest), and whether the
+// text starts with prefix at all. This is how a prefilled reply
+// continues: only what the model adds is sent and counted.
+func afterPrefix(pieces []string, prefix string) ([]string, bool) {
+	if !strings.HasPrefix(strings.Join(pieces, ""), prefix) {
+		return nil, false
+	}
+	n := 0
+	for i, p := range pieces {
+		if n+len(p) > len(prefix) {
+			rest := append([]string{p[len(prefix)-n:]}, pieces[i+1:]...)
+			return rest, true
+		}
+		n += len(p)
+	}
+	return []string{}, true
+}
+
+// refused is o cut to its first n text tokens and ended by a refusal,
+// without tool calls: Anthropic's streaming classifier stopping a reply.
+func (o output) refused(n int) output {
+	return output{pieces: o.pieces[:min(n, len(o.pieces))], finish: finishRefusal}
 }
 
 func replyPieces(seed string, h uint64, target int) []string {

@@ -110,12 +110,14 @@ func (s *OpenAIToAnthropicStream) Event(ev sse.Event) error {
 	return nil
 }
 
-// Finish is called at upstream EOF. After "[DONE]" it makes sure the
-// message is closed; without "[DONE]" the stream was cut and it returns an
-// error (the caller ends the client stream with its own error event).
+// Finish is called at upstream EOF. After "[DONE]", or after a
+// finish_reason when "[DONE]" never came, it makes sure the message is
+// closed; a stream that ended before any finish_reason was cut and it
+// returns an error (the caller ends the client stream, or continues it
+// elsewhere).
 func (s *OpenAIToAnthropicStream) Finish() error {
-	if !s.sawDone {
-		return errors.New("translate: openai stream ended without [DONE]")
+	if !s.sawDone && (s.finish == "" || s.failed) {
+		return errors.New("translate: openai stream ended before its finish_reason")
 	}
 	return s.end()
 }

@@ -2,6 +2,7 @@ package translate
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"strings"
 	"time"
@@ -112,6 +113,21 @@ func (s *AnthropicToOpenAIStream) Usage() openai.Usage { return UsageToOpenAI(s.
 
 // Done reports whether message_stop was seen (and "[DONE]" written).
 func (s *AnthropicToOpenAIStream) Done() bool { return s.done }
+
+// Finish is called at upstream EOF. A stream that ended after its
+// message_delta (stop reason and usage) but without message_stop is
+// complete: the client gets its usage chunk and "[DONE]". One that ended
+// before any stop reason was cut, and Finish returns an error (the caller
+// ends the client stream, or continues it elsewhere).
+func (s *AnthropicToOpenAIStream) Finish() error {
+	switch {
+	case s.done:
+		return nil
+	case s.finished && !s.failed:
+		return s.stop()
+	}
+	return errors.New("translate: anthropic stream ended before its stop reason")
+}
 
 func (s *AnthropicToOpenAIStream) start(m *anthropic.Response) error {
 	if s.started {

@@ -1,0 +1,31 @@
+// Package failover holds the rules of one request's attempts: what to do
+// after a failure (try the same deployment again, move to the next
+// candidate, leave the route for its context fallbacks, or give the
+// client the error), how long to wait first, and the attempt log that
+// says what happened.
+//
+// The rules, in the order Decide applies them:
+//
+//   - A failure after the first byte reached the client is never retried
+//     as if nothing happened: the answer is continued on the next
+//     candidate (the gateway splices the rest into the same stream).
+//   - A 429 whose Retry-After is at most Policy.RetryAfterMax is waited
+//     out and the same deployment is tried again, while retries last; a
+//     429 without Retry-After, or with a longer one, moves on at once.
+//   - A 5xx, 408, 409, a transport error or a timeout is retried on the
+//     same deployment Policy.Retries times, after a jittered exponential
+//     backoff (Policy.Backoff × 2^(n-1), capped at 2 s, times 0.5–1; a
+//     floor of 100 ms when no backoff is configured, so a deployment that
+//     just failed is not hit again in the same millisecond).
+//   - A context-length refusal leaves the route: the request goes to the
+//     route's context_fallbacks (else its fallbacks); the same request is
+//     never resent unchanged to a window it does not fit.
+//   - A prefill refusal retries the same deployment once without the
+//     prefill (the gateway learns that the deployment takes none).
+//   - Any other 4xx is the client's: never retried unchanged.
+//   - An account failure (bad key, no quota) moves on at once.
+//
+// Nothing here does I/O or knows HTTP or wire formats: the gateway
+// classifies what happened into a Failure and acts on the Decision, so
+// the rules are table-tested on their own.
+package failover
