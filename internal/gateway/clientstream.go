@@ -35,7 +35,11 @@ type clientStream struct {
 	hold  bool
 	held  *heldEvents
 
-	rec []recorded
+	// rec is what the client has, recorded for a continuation: event
+	// names and spans of arena, which holds the data of every event (one
+	// growing buffer, so recording costs no allocation per event).
+	rec   []span
+	arena []byte
 	// upErr is the last in-band error event an upstream sent, in the
 	// client's format.
 	upErr *recorded
@@ -50,6 +54,12 @@ type recorded struct {
 	data []byte
 }
 
+// span is a recorded event: its name and its data's place in the arena.
+type span struct {
+	name       string
+	start, end int
+}
+
 // heldEvents buffers a hold-back stream.
 type heldEvents struct{ events []recorded }
 
@@ -62,7 +72,9 @@ func (h *heldEvents) Event(name string, data []byte) error {
 // payload of its first attempt: the headers go out now (not in
 // hold-back mode, where they wait for the complete answer).
 func (g *Gateway) openClientStream(ctx context.Context, w http.ResponseWriter, c *call, pl *payload) *clientStream {
-	cs := &clientStream{f: c.f, w: w, sw: sse.NewWriter(w), hold: g.cfgRoute(c.serving).HoldBack}
+	cs := &clientStream{f: c.f, w: w, sw: sse.NewWriter(w), hold: g.cfgRoute(c.serving).HoldBack,
+		// Sized for a typical answer, so recording rarely grows them.
+		rec: make([]span, 0, 128), arena: make([]byte, 0, 16<<10)}
 	var dst eventWriter = cs.sw
 	if cs.hold {
 		cs.held = &heldEvents{}
@@ -95,8 +107,19 @@ func (cs *clientStream) Event(name string, data []byte) error {
 		cs.upErr = &recorded{name: name, data: bytes.Clone(data)}
 		return nil
 	}
-	cs.rec = append(cs.rec, recorded{name: name, data: bytes.Clone(data)})
+	start := len(cs.arena)
+	cs.arena = append(cs.arena, data...)
+	cs.rec = append(cs.rec, span{name: name, start: start, end: len(cs.arena)})
 	return cs.out.Event(name, data)
+}
+
+// recorded returns the events the client has.
+func (cs *clientStream) recorded() []recorded {
+	out := make([]recorded, len(cs.rec))
+	for i, sp := range cs.rec {
+		out[i] = recorded{name: sp.name, data: cs.arena[sp.start:sp.end]}
+	}
+	return out
 }
 
 // isClientError reports whether an event in the client's format is an
@@ -138,7 +161,7 @@ func (cs *clientStream) complete(log string) {
 // discard drops a held-back answer that failed; the client saw nothing.
 func (cs *clientStream) discard() {
 	cs.held.events = nil
-	cs.rec = nil
+	cs.rec, cs.arena = nil, nil
 	cs.upErr = nil
 }
 

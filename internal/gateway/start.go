@@ -257,7 +257,7 @@ func (g *Gateway) streamFailed(ctx context.Context, c *call, s *started, u usage
 		return failed
 	}
 	rc := g.cfgRoute(c.serving).Continuation
-	t := readTranscript(c.f, cs.rec)
+	t := readTranscript(c.f, cs.recorded())
 	n := 0
 	if c.cont != nil {
 		n = c.cont.n
