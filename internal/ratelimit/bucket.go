@@ -4,7 +4,8 @@ import "time"
 
 // The bucket arithmetic below is shared, line for line, by Memory and by
 // the Lua scripts in lua.go; change one and you must change the other (the
-// contract suite runs on both).
+// contract suite runs on both). The one exception is bucketSet.held, which
+// only Resilient's local copies of shared sets set, and Lua does not have.
 //
 // Levels are integers in units of 1/60000 token: a bucket whose limit is L
 // tokens per minute refills exactly L units per millisecond, so time is
@@ -133,7 +134,11 @@ func winLeft(now, w int64) int64 { return w - (now - floorDiv(now, w)*w) }
 type bucketSet struct {
 	last    int64 // time of the last refill
 	blocked int64 // reservations are refused before this time
-	b       [numDims]bucket
+	// held: buckets earn no refill before this time (0: no hold). Only
+	// Resilient's local copies of shared sets have it (see Resilient and
+	// Memory.put); elsewhere it is 0, and Lua has no such field.
+	held int64
+	b    [numDims]bucket
 }
 
 // newBucketSet returns full buckets (and empty windows) for lim and win
@@ -160,7 +165,7 @@ func (s *bucketSet) advance(now int64) {
 		s.last = now
 		return
 	}
-	el = min(el, maxElapsed)
+	el = s.refillTime(now, min(el, maxElapsed))
 	for i := range s.b {
 		b := &s.b[i]
 		switch {
@@ -175,6 +180,23 @@ func (s *bucketSet) advance(now int64) {
 		}
 	}
 	s.last = now
+}
+
+// refillTime is how much of the el ms before now earn refill: all of
+// them, but none before held (0: no hold).
+func (s *bucketSet) refillTime(now, el int64) int64 {
+	if s.held == 0 {
+		return el
+	}
+	return min(el, max(now-s.held, 0))
+}
+
+// holdLeft is the time in ms from now until buckets earn refill again.
+func (s *bucketSet) holdLeft(now int64) int64 {
+	if s.held == 0 {
+		return 0
+	}
+	return max(s.held-now, 0)
 }
 
 // sync applies configured limits and windows that changed since the last
@@ -236,7 +258,7 @@ func (s *bucketSet) wait(cost vec, now int64) int64 {
 			}
 		default:
 			if need := cost[i] * unit; b.level < need {
-				w = max(w, ceilDiv(need-b.level, b.eff()))
+				w = max(w, s.holdLeft(now)+ceilDiv(need-b.level, b.eff()))
 			}
 		}
 	}
@@ -357,11 +379,11 @@ func (s *bucketSet) state(now int64) State {
 			lv[i] = Level{Limit: a, Available: a - b.level, Reset: ms(winLeft(now, b.win))}
 			continue
 		}
-		lv[i] = Level{
-			Limit:     e,
-			Available: floorDiv(b.level, unit),
-			Reset:     ms(ceilDiv(e*unit-b.level, e)),
+		reset := ceilDiv(e*unit-b.level, e)
+		if reset > 0 {
+			reset += s.holdLeft(now)
 		}
+		lv[i] = Level{Limit: e, Available: floorDiv(b.level, unit), Reset: ms(reset)}
 	}
 	return State{
 		Requests: lv[dimRPM], Tokens: lv[dimTPM], InputTokens: lv[dimITPM], OutputTokens: lv[dimOTPM],
@@ -376,7 +398,7 @@ func (s *bucketSet) idle(now int64) bool {
 	if s.blocked > now {
 		return false
 	}
-	el := min(max(now-s.last, 0), maxElapsed)
+	el := s.refillTime(now, min(max(now-s.last, 0), maxElapsed))
 	for i := range s.b {
 		b := &s.b[i]
 		switch {

@@ -89,4 +89,27 @@
 // Resilient, which uses Redis and, while Redis is unreachable, limits
 // each replica locally to its share (1/replicas) of every limit (windows
 // stay windows, with allowances computed from the share).
+//
+// # Losing Redis and getting it back
+//
+// Neither switch may be a burst, since the provider's buckets do not
+// reset when Redis does. While Redis is healthy, each reservation's
+// reply also carries the key's buckets (same round trip), and Resilient
+// keeps this replica's share of them as the key's local buckets (levels
+// divided by the replicas, rounded towards empty). When Redis becomes
+// unreachable, each key's local buckets start from that share of the last
+// state seen, not full, and refill from the switch on, without the
+// refill of the time since that state was seen (up to a minute of it:
+// the other replicas may have spent it meanwhile; a fixed window counts
+// its allowance spent at the average rate over that time instead). A key
+// the replica never saw starts with a full share, which the other
+// replicas, keeping to theirs, leave unused.
+//
+// When Redis answers again it may have restarted empty. Before a key's
+// first call after the recovery, Resilient seeds it in Redis from the
+// local share, with one atomic script that writes only a key that does
+// not exist (so it never overwrites a Redis that kept its keys, nor
+// another replica's seed): the shared bucket starts with what this share
+// has left, a lower bound of what the provider holds, rather than full.
+// See Resilient for the details and the reasons.
 package ratelimit

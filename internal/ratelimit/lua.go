@@ -134,7 +134,7 @@ local function load(key, now, a, o, keep)
 end
 
 -- save writes f, to expire a minute after its buckets are full, its
--- windows unused and it is unblocked.
+-- windows unused and it is unblocked, and returns it packed.
 local function save(key, f, now)
   local ttl = max(f[2] - now, 0)
   for d = 1, 4 do
@@ -147,14 +147,19 @@ local function save(key, f, now)
       ttl = max(ttl, cdiv(e * UNIT - f[4*d+1], e))
     end
   end
-  redis.call('SET', key, struct.pack(SET, unpack(f, 1, 18)), 'PX', ttl + 60000)
+  local packed = struct.pack(SET, unpack(f, 1, 18))
+  redis.call('SET', key, packed, 'PX', ttl + 60000)
+  return packed
 end
 `
 
 // luaReserve: limits (4), windows (4), cost (4: requests, tokens, input,
 // output). Returns {1, 0, now} granted (now: the time the windows were
 // counted at), {0, wait ms} refused, or {-1, dim, limit, cost, window}
-// when the cost exceeds a capacity or allowance (dim counts from 1).
+// when the cost exceeds a capacity or allowance (dim counts from 1),
+// padded with zeros to 5 numbers and followed by the set as the script
+// saved it, packed (its time of last refill is now), for Resilient's
+// local shares: one string costs less to send and parse than 18 numbers.
 const luaReserve = luaLib + `
 local key = KEYS[1]
 local now, a = args(12)
@@ -184,7 +189,9 @@ if res[1] == 1 then
     end
   end
 end
-save(key, f, now)
+local packed = save(key, f, now)
+for i = #res + 1, 5 do res[i] = 0 end
+res[6] = packed
 return res
 `
 
@@ -280,4 +287,22 @@ for d = 1, 4 do
 end
 res[13] = max(f[2] - now, 0)
 return res
+`
+
+// luaSeed: limits (4), windows (4), learned limits (4), levels (4, as in
+// the layout), blocked-for ms. Creates the key's set from them, refilled
+// at now, unless the key holds a readable set: it never overwrites state
+// another replica seeded or built. Returns {1} written, {0} left alone.
+const luaSeed = luaLib + `
+local key = KEYS[1]
+local now, a = args(17)
+local raw = redis.pcall('GET', key)
+if type(raw) == 'string' and #raw == 144 then return {0} end
+local f = {now, 0}
+for d = 1, 4 do
+  f[4*d-1], f[4*d], f[4*d+1], f[4*d+2] = a[1+d], a[9+d], a[13+d], a[5+d]
+end
+if a[18] > 0 then f[2] = now + a[18] end
+save(key, f, now)
+return {1}
 `

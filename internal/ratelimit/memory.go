@@ -193,3 +193,126 @@ func (m *Memory) State(_ context.Context, key string, lim Limits) (State, error)
 	}
 	return s.state(now), nil
 }
+
+// The methods below serve Resilient, whose local Memory holds each
+// key's share of the shared buckets.
+
+// peek returns a copy of key's set brought to now and lim, and whether
+// there is one that is not idle (an idle set is as good as none).
+func (m *Memory) peek(key string, lim Limits) (bucketSet, bool) {
+	sh, now := m.shard(key)
+	defer sh.mu.Unlock()
+	p := sh.sets[key]
+	if p == nil {
+		return bucketSet{}, false
+	}
+	s := *p
+	s.prepare(limitVec(lim), winVec(lim), now)
+	if s.idle(now) {
+		return bucketSet{}, false
+	}
+	return s, true
+}
+
+// put makes s key's set, its buckets to earn no refill for hold ms.
+// s's times are on another clock, which read s.last just now: they are
+// moved onto this Memory's clock (a window's count then belongs to this
+// clock's current window).
+func (m *Memory) put(key string, s bucketSet, hold int64) {
+	sh, now := m.shard(key)
+	defer sh.mu.Unlock()
+	if s.blocked > s.last {
+		s.blocked += now - s.last
+	} else {
+		s.blocked = 0
+	}
+	s.last, s.held = now, now+hold
+	if p := sh.sets[key]; p != nil {
+		*p = s
+		return
+	}
+	if len(sh.sets) >= sh.sweepAt {
+		sh.sweep(now)
+	}
+	p := new(bucketSet)
+	*p = s
+	sh.sets[key] = p
+}
+
+// release ends every set's hold on refill: from now on they refill. A
+// set still held was put from another store's view; since then, the
+// others sharing that store may have spent what its buckets would have
+// refilled (which the hold withholds) and what its windows had left. So
+// each window of a held set that is still current counts, on top, its
+// allowance spent at the window's average rate since the view.
+func (m *Memory) release() {
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		now := m.base + m.now().Sub(m.epoch).Milliseconds()
+		for _, s := range sh.sets {
+			if s.holdLeft(now) > 0 {
+				s.spendWindows(now)
+				s.held = now
+			}
+		}
+		sh.mu.Unlock()
+	}
+}
+
+// spendWindows adds to each window of s that is still current at now its
+// allowance prorated over the time since s.last, at most up to the
+// allowance.
+func (s *bucketSet) spendWindows(now int64) {
+	el := now - s.last
+	for i := range s.b {
+		b := &s.b[i]
+		if b.limit == 0 || b.win == 0 || el <= 0 || floorDiv(now, b.win) != floorDiv(s.last, b.win) {
+			continue
+		}
+		a := b.quota()
+		b.level = max(b.level, min(b.level+ceilDiv(a*min(el, b.win), b.win), a))
+	}
+}
+
+// busy returns the keys whose sets are not idle, and the time in ms
+// until all of them would be idle if left alone, at most limit.
+func (m *Memory) busy(limit int64) (keys []string, idleIn int64) {
+	for i := range m.shards {
+		sh := &m.shards[i]
+		sh.mu.Lock()
+		now := m.base + m.now().Sub(m.epoch).Milliseconds()
+		for k, s := range sh.sets {
+			if !s.idle(now) {
+				keys = append(keys, k)
+				idleIn = max(idleIn, s.idleIn(now, limit))
+			}
+		}
+		sh.mu.Unlock()
+	}
+	return keys, idleIn
+}
+
+// idleIn is the time in ms from now until s is idle if left alone (its
+// block over, its buckets full, its windows ended), at most limit; a
+// learned limit never goes away by itself.
+func (s *bucketSet) idleIn(now, limit int64) int64 {
+	c := *s
+	c.advance(now)
+	d := max(c.blocked-now, 0)
+	for i := range c.b {
+		b := &c.b[i]
+		switch {
+		case b.learned != 0:
+			return limit
+		case b.limit == 0:
+		case b.win > 0:
+			if b.level > 0 {
+				d = max(d, winLeft(now, b.win))
+			}
+		case b.level < b.limit*unit:
+			d = max(d, c.holdLeft(now)+ceilDiv(b.limit*unit-b.level, b.limit))
+		}
+	}
+	return min(d, limit)
+}

@@ -22,9 +22,10 @@ type Scripter interface {
 }
 
 var (
-	_ Scripter = (*redis.Client)(nil)
-	_ Scripter = (*redis.ClusterClient)(nil)
-	_ Store    = (*Redis)(nil)
+	_ Scripter   = (*redis.Client)(nil)
+	_ Scripter   = (*redis.ClusterClient)(nil)
+	_ Store      = (*Redis)(nil)
+	_ levelStore = (*Redis)(nil)
 )
 
 // Redis is a Store shared by every replica that uses the same Redis (or
@@ -45,9 +46,9 @@ type Redis struct {
 	// Redis's one clock. Set it before first use.
 	Now func() time.Time
 
-	client                              Scripter
-	prefix                              string
-	reserve, settle, learn, block, stat script
+	client                                    Scripter
+	prefix                                    string
+	reserve, settle, learn, block, stat, seed script
 }
 
 // NewRedis returns a Redis store using client, with keys prefix+key
@@ -62,13 +63,14 @@ func NewRedis(client Scripter, prefix string) *Redis {
 		learn:   newScript(luaLearn),
 		block:   newScript(luaBlock),
 		stat:    newScript(luaState),
+		seed:    newScript(luaSeed),
 	}
 }
 
 // Load loads every script into Redis's script cache. It is optional
 // (scripts are loaded on first use) and serves as a startup check.
 func (r *Redis) Load(ctx context.Context) error {
-	for _, s := range []script{r.reserve, r.settle, r.learn, r.block, r.stat} {
+	for _, s := range []script{r.reserve, r.settle, r.learn, r.block, r.stat, r.seed} {
 		if err := r.client.ScriptLoad(ctx, s.src).Err(); err != nil {
 			return r.wrap(ctx, "load", err)
 		}
@@ -78,27 +80,65 @@ func (r *Redis) Load(ctx context.Context) error {
 
 // Reserve implements Store.
 func (r *Redis) Reserve(ctx context.Context, key string, lim Limits, cost Cost) (Reservation, error) {
+	res, _, _, err := r.reserveSet(ctx, key, lim, cost)
+	return res, err
+}
+
+// reserveSet is Reserve that also returns the key's set as the script
+// saved it, in Redis's ms (ok: there is one; not after an error before
+// or in the script). The set comes in the same reply.
+func (r *Redis) reserveSet(ctx context.Context, key string, lim Limits, cost Cost) (res Reservation, set bucketSet, ok bool, err error) {
 	if err := validate(lim, cost); err != nil {
-		return Reservation{}, err
+		return Reservation{}, set, false, err
 	}
 	c, w := costVec(cost), winVec(lim)
-	n, err := r.run(ctx, r.reserve, "reserve", key, 2,
+	v, err := r.eval(ctx, r.reserve, "reserve", key,
 		lim.RPM, lim.TPM, lim.ITPM, lim.OTPM, w[0], w[1], w[2], w[3], c[0], c[1], c[2], c[3])
 	if err != nil {
-		return Reservation{}, err
+		return Reservation{}, set, false, err
 	}
-	res := Reservation{Key: key, Limits: lim, Cost: cost}
+	// The reply is 5 integers and the packed set.
+	vs, _ := v.([]any)
+	if len(vs) != 6 {
+		return Reservation{}, set, false, fmt.Errorf("ratelimit: redis reserve: unexpected reply %v", v)
+	}
+	n, err := ints("reserve", vs[:5], 5)
+	raw, ok := vs[5].(string)
+	if err != nil || !ok || len(raw) != 8*setLen {
+		return Reservation{}, set, false, fmt.Errorf("ratelimit: redis reserve: unexpected reply %v", v)
+	}
+	set = unpackSet(raw)
+	res = Reservation{Key: key, Limits: lim, Cost: cost}
 	switch {
-	case n[0] == 1 && len(n) == 3:
+	case n[0] == 1:
 		res.OK, res.at = true, n[2]
 	case n[0] == 0:
 		res.Wait = ms(n[1])
-	case n[0] == -1 && len(n) == 5 && n[1] >= 1 && n[1] <= numDims:
-		return res, exceedsError(int(n[1]-1), n[2], n[3], n[4])
+	case n[0] == -1 && n[1] >= 1 && n[1] <= numDims:
+		return res, set, true, exceedsError(int(n[1]-1), n[2], n[3], n[4])
 	default:
-		return Reservation{}, fmt.Errorf("ratelimit: redis reserve: unexpected reply %v", n)
+		return Reservation{}, set, false, fmt.Errorf("ratelimit: redis reserve: unexpected reply %v", n)
 	}
-	return res, nil
+	return res, set, true, nil
+}
+
+// seedSet creates key's set from set (limits, learned limits, levels
+// and windows; a block as the time from set.last to set.blocked), on
+// Redis's clock, unless the key holds a set: it never overwrites one. It
+// reports whether it wrote.
+func (r *Redis) seedSet(ctx context.Context, key string, set bucketSet) (bool, error) {
+	var lim, win, learned, level vec
+	for d, b := range set.b {
+		lim[d], win[d], learned[d], level[d] = b.limit, b.win, b.learned, b.level
+	}
+	args := make([]int64, 0, 4*numDims+1)
+	args = append(append(append(append(args, lim[:]...), win[:]...), learned[:]...), level[:]...)
+	args = append(args, max(set.blocked-set.last, 0))
+	n, err := r.run(ctx, r.seed, "seed", key, 1, args...)
+	if err != nil {
+		return false, err
+	}
+	return n[0] == 1, nil
 }
 
 // Settle implements Store. A key that expired since the reservation is
@@ -165,10 +205,19 @@ func (r *Redis) State(ctx context.Context, key string, lim Limits) (State, error
 	}, nil
 }
 
-// run runs s on prefix+key with the clock and args packed as float64s
-// into ARGV[1] (see lua.go), and returns the reply's integers (at least
-// want of them).
+// run runs s on prefix+key (see eval) and returns the reply's integers
+// (at least want of them).
 func (r *Redis) run(ctx context.Context, s script, op, key string, want int, args ...int64) ([]int64, error) {
+	v, err := r.eval(ctx, s, op, key, args...)
+	if err != nil {
+		return nil, err
+	}
+	return ints(op, v, want)
+}
+
+// eval runs s on prefix+key with the clock and args packed as float64s
+// into ARGV[1] (see lua.go), and returns the reply.
+func (r *Redis) eval(ctx context.Context, s script, op, key string, args ...int64) (any, error) {
 	keys := []string{r.prefix + key}
 	buf := make([]byte, 0, 8*(len(args)+1))
 	buf = binary.LittleEndian.AppendUint64(buf, math.Float64bits(float64(r.nowArg())))
@@ -182,7 +231,7 @@ func (r *Redis) run(ctx context.Context, s script, op, key string, want int, arg
 	if err != nil {
 		return nil, r.wrap(ctx, op, err)
 	}
-	return ints(op, v, want)
+	return v, nil
 }
 
 // nowArg is the scripts' clock argument: 0 (use TIME) unless Now is set.
@@ -252,4 +301,25 @@ type script struct{ src, sha string }
 func newScript(src string) script {
 	h := sha1.Sum([]byte(src))
 	return script{src: src, sha: hex.EncodeToString(h[:])}
+}
+
+// setLen is the number of values in a packed set (see lua.go).
+const setLen = 2 + 4*numDims
+
+// unpackSet is the set packed in raw (8*setLen bytes, lua.go's layout).
+func unpackSet(raw string) bucketSet {
+	var n [setLen]int64
+	for i := range n {
+		var u uint64
+		for j := 8*i + 7; j >= 8*i; j-- {
+			u = u<<8 | uint64(raw[j])
+		}
+		n[i] = int64(math.Float64frombits(u))
+	}
+	s := bucketSet{last: n[0], blocked: n[1]}
+	for d := range s.b {
+		f := n[2+4*d:]
+		s.b[d] = bucket{limit: f[0], learned: f[1], level: f[2], win: f[3]}
+	}
+	return s
 }

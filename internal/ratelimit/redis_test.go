@@ -196,7 +196,18 @@ func TestRedisErrors(t *testing.T) {
 func BenchmarkRedisReserveSettle(b *testing.B) {
 	srv := startRedis(b)
 	client := srv.Client(nil)
-	s := NewRedis(client, "bench:")
+	benchReserveSettle(b, NewRedis(client, "bench:"), client)
+}
+
+// BenchmarkResilientReserveSettle is BenchmarkRedisReserveSettle through
+// Resilient, which also keeps each reply's share in its local Memory.
+func BenchmarkResilientReserveSettle(b *testing.B) {
+	srv := startRedis(b)
+	client := srv.Client(nil)
+	benchReserveSettle(b, NewResilient(NewRedis(client, "bench:"), 3, nil, nil), client)
+}
+
+func benchReserveSettle(b *testing.B, s Store, client *redis.Client) {
 	lim := Limits{RPM: MaxLimit, TPM: MaxLimit}
 	cost := Cost{Requests: 1, Input: 1000, Output: 500}
 	actual := Cost{Requests: 1, Input: 900, Output: 200}

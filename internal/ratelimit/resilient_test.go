@@ -39,32 +39,40 @@ func TestResilientRedisOutage(t *testing.T) {
 
 	srv.Stop()
 	var local []Reservation
-	for range 5 { // the local share is 10/2
+	for range 4 { // the local share of the 9 left is 4.5
 		local = append(local, c.grant("dep", lim, oneReq))
 	}
-	c.refuse("dep", lim, oneReq, 12*time.Second)
+	c.refuse("dep", lim, oneReq, 6*time.Second) // 0.5 left, refilling at 5/min
 	if !s.Degraded() || !local[0].local {
 		t.Fatalf("during the outage: degraded %v, reservation %+v", s.Degraded(), local[0])
 	}
-	c.ok(s.Cancel(ctx, local[4])) // settled locally
-	local[4] = c.grant("dep", lim, oneReq)
+	c.ok(s.Cancel(ctx, local[3])) // settled locally
+	local[3] = c.grant("dep", lim, oneReq)
 	clock.Advance(time.Second) // a probe, which fails
-	c.refuse("dep", lim, oneReq, 11*time.Second)
+	c.refuse("dep", lim, oneReq, 5*time.Second)
 	c.ok(s.Learn(ctx, "dep", lim, Observed{RequestsRemaining: -1, TokensRemaining: -1, InputRemaining: -1, OutputRemaining: -1}))
 
-	srv.Start()
+	srv.Start() // empty
 	deadline := time.Now().Add(10 * time.Second)
+	k := int64(0)
 	for s.Degraded() { // go-redis redials in the background, on real time
 		if time.Now().After(deadline) {
 			t.Fatal("still degraded 10 s after Redis came back")
 		}
 		clock.Advance(time.Second)
+		k++
 		s.State(ctx, "dep", lim)
 		time.Sleep(20 * time.Millisecond)
 	}
-	r := c.grant("dep", lim, oneReq)
-	if st, _ := red.State(ctx, "dep", lim); r.local || st.Requests.Available != 9 {
-		t.Fatalf("after recovery: reservation %+v, Redis state %+v", r, st)
+	// Redis was re-seeded with what the local share had left, 0.5 and its
+	// refill of 5/min for 1+k s, not created full.
+	level := unit/2 + (1+k)*5000
+	if st, _ := red.State(ctx, "dep", lim); st.Requests != (Level{Limit: 10, Available: level / unit, Reset: ms(ceilDiv(10*unit-level, 10))}) {
+		t.Fatalf("after recovery (%d s), Redis state %+v; want it seeded with %d units", k, st, level)
+	}
+	clock.Advance(6 * time.Second)
+	if r := c.grant("dep", lim, oneReq); r.local {
+		t.Fatalf("after recovery: reservation %+v", r)
 	}
 	// A reservation from the outage is still settled locally.
 	localAvailable := func() int64 {
@@ -82,16 +90,20 @@ func TestResilientRedisOutage(t *testing.T) {
 	}
 }
 
-// flakyStore is a Store that fails with ErrUnavailable while down, and
-// counts the calls that reach it.
+// flakyStore is a Store that fails with ErrUnavailable while down (and
+// with the context's error when it has ended), and counts the calls that
+// reach it.
 type flakyStore struct {
 	*Memory
 	down  atomic.Bool
 	calls atomic.Int64
 }
 
-func (f *flakyStore) fail() error {
+func (f *flakyStore) fail(ctx context.Context) error {
 	f.calls.Add(1)
+	if err := ctx.Err(); err != nil {
+		return err
+	}
 	if f.down.Load() {
 		return &unavailableError{op: "test", err: io.EOF}
 	}
@@ -99,14 +111,14 @@ func (f *flakyStore) fail() error {
 }
 
 func (f *flakyStore) Reserve(ctx context.Context, key string, lim Limits, cost Cost) (Reservation, error) {
-	if err := f.fail(); err != nil {
+	if err := f.fail(ctx); err != nil {
 		return Reservation{}, err
 	}
 	return f.Memory.Reserve(ctx, key, lim, cost)
 }
 
 func (f *flakyStore) Settle(ctx context.Context, r Reservation, actual Cost) error {
-	if err := f.fail(); err != nil {
+	if err := f.fail(ctx); err != nil {
 		return err
 	}
 	return f.Memory.Settle(ctx, r, actual)
@@ -117,21 +129,21 @@ func (f *flakyStore) Cancel(ctx context.Context, r Reservation) error {
 }
 
 func (f *flakyStore) Learn(ctx context.Context, key string, lim Limits, obs Observed) error {
-	if err := f.fail(); err != nil {
+	if err := f.fail(ctx); err != nil {
 		return err
 	}
 	return f.Memory.Learn(ctx, key, lim, obs)
 }
 
 func (f *flakyStore) Block(ctx context.Context, key string, lim Limits, d time.Duration) error {
-	if err := f.fail(); err != nil {
+	if err := f.fail(ctx); err != nil {
 		return err
 	}
 	return f.Memory.Block(ctx, key, lim, d)
 }
 
 func (f *flakyStore) State(ctx context.Context, key string, lim Limits) (State, error) {
-	if err := f.fail(); err != nil {
+	if err := f.fail(ctx); err != nil {
 		return State{}, err
 	}
 	return f.Memory.State(ctx, key, lim)
