@@ -11,7 +11,7 @@ import (
 
 func benchLimitsCmd(stdout, stderr io.Writer) *cobra.Command {
 	var opt bench.LimitsOptions
-	var jsonOnly bool
+	var jsonOnly, overload bool
 	cmd := &cobra.Command{
 		Use:   "limits",
 		Short: "Upstream 429s and capacity used under load: llmux's limits against naive round-robin, 1 and 3 replicas",
@@ -25,22 +25,48 @@ limits through a redis-server started for the run on a free loopback port.
 
 Prints the conditions, a table per replica count with a per-account
 breakdown, PASS/FAIL for the bars of issue 3 (the exit code does not depend
-on them) and one JSON line {"results":[...]}. Progress lines go to stderr.`,
+on them) and one JSON line {"results":[...]}. Progress lines go to stderr.
+
+With --overload it runs the overload benchmark of issue 12 instead: llmux
+only, above capacity (default --loads 1.5, --phase 8m, --replicas 1) with
+--max-wait 60s, once per --queue-targets (default 2s and 0, the standing-delay
+control off, for comparison). It prints the served requests' queue-wait
+p50/p90/p99 and latency, the sheds' latency (real ms) and Retry-After,
+upstream 429s, the capacity used per account, PASS/FAIL for the bars of
+issue 12 and one JSON line {"results":[...]} with its own keys.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !jsonOnly {
 				opt.Progress = stderr
+			}
+			if overload {
+				// Flags left alone take the overload run's defaults.
+				f := cmd.Flags()
+				if !f.Changed("loads") {
+					opt.Loads = nil
+				}
+				if !f.Changed("phase") {
+					opt.Phase = 0
+				}
+				if !f.Changed("replicas") {
+					opt.Replicas = nil
+				}
+				rep, err := bench.LimitsOverload(cmd.Context(), opt)
+				return printReport(rep, err, jsonOnly, stdout)
 			}
 			return benchLimits(cmd.Context(), opt, jsonOnly, stdout)
 		},
 	}
 	f := cmd.Flags()
 	f.Float64Var(&opt.Speedup, "speedup", bench.DefaultSpeedup, "clock seconds per real second")
-	f.DurationVar(&opt.Phase, "phase", bench.DefaultPhase, "arrival time per phase, in clock time")
-	f.Float64SliceVar(&opt.Loads, "loads", bench.DefaultLoads, "offered loads, multiples of the aggregate capacity")
-	f.IntSliceVar(&opt.Replicas, "replicas", bench.DefaultReplicas, "gateway replica counts; more than 1 shares limits through Redis")
+	f.DurationVar(&opt.Phase, "phase", bench.DefaultPhase, "arrival time per phase, in clock time (--overload: default 8m)")
+	f.Float64SliceVar(&opt.Loads, "loads", bench.DefaultLoads, "offered loads, multiples of the aggregate capacity (--overload: default 1.5)")
+	f.IntSliceVar(&opt.Replicas, "replicas", bench.DefaultReplicas, "gateway replica counts; more than 1 shares limits through Redis (--overload: default 1)")
+	f.DurationVar(&opt.MaxWait, "max-wait", 0, "the llmux route's max_wait, in clock time (default 20s; --overload: 60s)")
+	f.DurationSliceVar(&opt.QueueTargets, "queue-targets", nil, "the llmux route's queue_target, in clock time; 0 turns it off (default 2s; --overload: 2s,0s, several allowed)")
 	f.Int64Var(&opt.Seed, "seed", 1, "seed of the workload and the simulator")
 	f.StringVar(&opt.RedisServer, "redis-server", "redis-server", "the redis-server binary, for replica counts above 1")
+	f.BoolVar(&overload, "overload", false, "run the overload benchmark of issue 12 (standing delay, fast sheds) instead")
 	f.BoolVar(&jsonOnly, "json", false, "print only the JSON line")
 	return cmd
 }

@@ -41,6 +41,14 @@ type LimitsOptions struct {
 	Replicas []int
 	// Seed seeds the workload and the simulator. Default 1.
 	Seed int64
+	// MaxWait is the llmux route's max_wait, in clock time. Default 20s;
+	// 60s for LimitsOverload.
+	MaxWait time.Duration
+	// QueueTargets are the llmux route's queue_target values to run, in
+	// clock time; 0 turns the standing-delay control off. Default 2s (the
+	// config's default); for LimitsOverload 2s and 0, the second for
+	// comparison. Limits takes one only.
+	QueueTargets []time.Duration
 	// RedisServer is the redis-server binary; empty means "redis-server"
 	// on PATH. It is started on a free loopback port for the run and
 	// killed at its end.
@@ -51,8 +59,18 @@ type LimitsOptions struct {
 
 // Defaults of LimitsOptions.
 const (
-	DefaultSpeedup = 30
-	DefaultPhase   = 4 * time.Minute
+	DefaultSpeedup     = 30
+	DefaultPhase       = 4 * time.Minute
+	DefaultMaxWait     = 20 * time.Second
+	DefaultQueueTarget = 2 * time.Second
+)
+
+// Defaults of LimitsOptions for LimitsOverload: the 1.5× phase of issue 12,
+// twice as long, one replica, max_wait 60s, queue_target 2s and off.
+const (
+	DefaultOverloadPhase   = 8 * time.Minute
+	DefaultOverloadMaxWait = time.Minute
+	DefaultOverloadLoad    = 1.5
 )
 
 // DefaultLoads and DefaultReplicas are the defaults of LimitsOptions.
@@ -65,18 +83,31 @@ var (
 // machine falls on both alike.
 var limitsStrategies = []string{StrategyLLMux, StrategyRoundRobin}
 
-func (o LimitsOptions) withDefaults() LimitsOptions {
+// withDefaults fills in the defaults: Limits's, or LimitsOverload's when
+// overload is set.
+func (o LimitsOptions) withDefaults(overload bool) LimitsOptions {
 	if o.Speedup == 0 {
 		o.Speedup = DefaultSpeedup
 	}
+	phase, maxWait, loads, replicas, targets := DefaultPhase, DefaultMaxWait, DefaultLoads, DefaultReplicas, []time.Duration{DefaultQueueTarget}
+	if overload {
+		phase, maxWait, loads, replicas = DefaultOverloadPhase, DefaultOverloadMaxWait, []float64{DefaultOverloadLoad}, []int{1}
+		targets = []time.Duration{DefaultQueueTarget, 0}
+	}
 	if o.Phase == 0 {
-		o.Phase = DefaultPhase
+		o.Phase = phase
+	}
+	if o.MaxWait == 0 {
+		o.MaxWait = maxWait
 	}
 	if len(o.Loads) == 0 {
-		o.Loads = DefaultLoads
+		o.Loads = loads
 	}
 	if len(o.Replicas) == 0 {
-		o.Replicas = DefaultReplicas
+		o.Replicas = replicas
+	}
+	if len(o.QueueTargets) == 0 {
+		o.QueueTargets = targets
 	}
 	if o.Seed == 0 {
 		o.Seed = 1
@@ -91,6 +122,14 @@ func (o LimitsOptions) validate() error {
 	}
 	if o.Phase <= 0 {
 		errs = append(errs, fmt.Errorf("phase %s: must be positive", o.Phase))
+	}
+	if o.MaxWait <= 0 {
+		errs = append(errs, fmt.Errorf("max wait %s: must be positive", o.MaxWait))
+	}
+	for _, t := range o.QueueTargets {
+		if t < 0 {
+			errs = append(errs, fmt.Errorf("queue target %s: must be at least 0", t))
+		}
 	}
 	for _, l := range o.Loads {
 		if l <= 0 {
@@ -112,21 +151,19 @@ func (o LimitsOptions) validate() error {
 // everything it started (servers, redis-server, goroutines) before it
 // returns; if ctx ends first it returns ctx's error.
 func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
-	opt = opt.withDefaults()
+	opt = opt.withDefaults(false)
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
-	rep := &LimitsReport{Conditions: limitsConditionsNow(opt)}
-	var redisAddr string
-	if slices.Max(opt.Replicas) > 1 {
-		rp, err := startRedis(ctx, opt.RedisServer)
-		if err != nil {
-			return nil, err
-		}
-		defer rp.stop()
-		redisAddr = rp.addr
-		rep.Conditions.Redis = "redis-server " + rp.version + " on " + rp.addr + ", no persistence"
+	if len(opt.QueueTargets) > 1 {
+		return nil, fmt.Errorf("bench limits: %d queue targets: only the overload run takes several", len(opt.QueueTargets))
 	}
+	rep := &LimitsReport{Conditions: limitsConditionsNow(opt)}
+	redisAddr, stop, err := limitsRedis(ctx, opt, &rep.Conditions)
+	if err != nil {
+		return nil, err
+	}
+	defer stop()
 	_, capacity := capacities()
 	for _, replicas := range opt.Replicas {
 		for _, load := range opt.Loads {
@@ -135,7 +172,7 @@ func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
 				return nil, err
 			}
 			for _, strategy := range limitsStrategies {
-				spec := phaseSpec{replicas: replicas, strategy: strategy, load: load}
+				spec := phaseSpec{replicas: replicas, strategy: strategy, load: load, maxWait: opt.MaxWait, queueTarget: opt.QueueTargets[0]}
 				ph, err := runPhase(ctx, spec, opt, reqs, redisAddr)
 				if err != nil {
 					return nil, err
@@ -152,6 +189,20 @@ func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
 	return rep, nil
 }
 
+// limitsRedis starts the redis-server a run with more than one replica
+// needs, and notes it in c; stop stops it (a no-op without one).
+func limitsRedis(ctx context.Context, opt LimitsOptions, c *LimitsConditions) (addr string, stop func(), err error) {
+	if slices.Max(opt.Replicas) <= 1 {
+		return "", func() {}, nil
+	}
+	rp, err := startRedis(ctx, opt.RedisServer)
+	if err != nil {
+		return "", nil, err
+	}
+	c.Redis = "redis-server " + rp.version + " on " + rp.addr + ", no persistence"
+	return rp.addr, rp.stop, nil
+}
+
 // LimitsConditions are what a limits run ran on and with.
 type LimitsConditions struct {
 	Date, Go, GOOS, GOARCH         string
@@ -162,7 +213,10 @@ type LimitsConditions struct {
 	Loads                          []float64
 	Replicas                       []int
 	Seed                           int64
-	Redis                          string // empty when no phase used Redis
+	MaxWait                        time.Duration   // the llmux route's max_wait
+	QueueTargets                   []time.Duration // the llmux route's queue_target values
+	Overload                       bool            // a LimitsOverload run
+	Redis                          string          // empty when no phase used Redis
 	MeanPrompt, MeanMaxTokens      float64
 	MeanOutput                     float64
 	CapacityPerMinute              float64 // aggregate, requests per clock minute
@@ -176,6 +230,7 @@ func limitsConditionsNow(opt LimitsOptions) LimitsConditions {
 		Date: time.Now().UTC().Format(time.RFC3339), Go: runtime.Version(), GOOS: runtime.GOOS, GOARCH: runtime.GOARCH,
 		NumCPU: runtime.NumCPU(), GOMAXPROCS: runtime.GOMAXPROCS(0), LoadAvgStart: readLoadAvg(),
 		Speedup: opt.Speedup, Phase: opt.Phase, Loads: opt.Loads, Replicas: opt.Replicas, Seed: opt.Seed,
+		MaxWait: opt.MaxWait, QueueTargets: opt.QueueTargets,
 		MeanPrompt: meanPrompt(), MeanMaxTokens: meanMaxTokens(), MeanOutput: mixMeanOutput,
 		CapacityPerMinute: capacity, Accounts: accts,
 	}

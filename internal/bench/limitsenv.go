@@ -75,11 +75,14 @@ type phaseEnv struct {
 	refusals *refusals
 }
 
-// phaseSpec says what a phase runs.
+// phaseSpec says what a phase runs. maxWait and queueTarget are the
+// llmux route's (clock time); the round-robin baseline has no queue.
 type phaseSpec struct {
-	replicas int
-	strategy string
-	load     float64
+	replicas    int
+	strategy    string
+	load        float64
+	maxWait     time.Duration
+	queueTarget time.Duration
 }
 
 // startPhase starts a phase's simulator and gateways. redisAddr is the
@@ -99,7 +102,7 @@ func startPhase(spec phaseSpec, speedup float64, seed int64, redisAddr, prefix s
 		return nil, err
 	}
 	for i := range spec.replicas {
-		cfg := limitsConfig(spec.strategy, "http://"+simAddr)
+		cfg := limitsConfig(spec, "http://"+simAddr)
 		opts := gateway.Options{Config: cfg, Logger: slog.New(e.warns), Now: e.clock.Now, TimeScale: 1 / speedup}
 		if spec.strategy == StrategyLLMux {
 			e.limiter(&opts, spec.replicas, redisAddr, prefix)
@@ -145,11 +148,15 @@ func simKeys() []sim.Key {
 	return keys
 }
 
-// limitsConfig is llmux's configuration for a strategy: one deployment
-// per account and one route over all of them. llmux's deployments carry
-// the accounts' limits and the route waits up to limitsMaxWait; the
-// round-robin baseline has neither.
-func limitsConfig(strategy, simURL string) *config.Config {
+// limitsConfig is llmux's configuration for a phase's strategy: one
+// deployment per account and one route over all of them. llmux's
+// deployments carry the accounts' limits, and its route waits up to the
+// phase's max_wait and holds its queue_target; ratelimit.replicas says how
+// many replicas share the limits (as `llmux serve` is configured), which
+// the queue's admission counts. The round-robin baseline has neither
+// limits nor queue.
+func limitsConfig(spec phaseSpec, simURL string) *config.Config {
+	strategy := spec.strategy
 	cfg := &config.Config{
 		Listen:       "127.0.0.1:0",
 		MaxBodyBytes: 32 << 20,
@@ -158,7 +165,8 @@ func limitsConfig(strategy, simURL string) *config.Config {
 	}
 	route := config.Route{Name: limitsRoute, Strategy: config.StrategyRoundRobin, MaxAttempts: len(limitsAccounts)}
 	if strategy == StrategyLLMux {
-		route.MaxWait = limitsMaxWait
+		route.MaxWait, route.QueueTarget = spec.maxWait, spec.queueTarget
+		cfg.RateLimit.Replicas = spec.replicas
 	}
 	for _, a := range limitsAccounts {
 		acc := config.Account{Name: a.name, Provider: a.provider, BaseURL: config.SimulatorBaseURL,

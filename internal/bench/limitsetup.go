@@ -37,10 +37,6 @@ func (a limitsAccount) simKey() string { return "sim-limits-" + a.name }
 var limitsLatency = sim.Latency{TTFTMedian: 800 * time.Millisecond, TTFTP99: 8 * time.Second,
 	TTFTMax: 15 * time.Second, TokensPerSecond: 60}
 
-// limitsMaxWait is the route's max_wait (clock time) for the llmux
-// strategy.
-const limitsMaxWait = 20 * time.Second
-
 // The workload mix: ~90% short prompts, ~10% long ones, and max_tokens
 // drawn uniformly from a fixed set. Prompt sizes are in tokens as the
 // simulator counts them (one per 4 bytes of text, 3 per message, 3 to

@@ -21,21 +21,34 @@ import (
 // arrival for the requests in flight: the queue's max_wait, the longest
 // time to first token, and a minute for generation and a slow machine.
 // Requests still running then are cancelled and counted as client errors.
-const drainLimit = limitsMaxWait + 15*time.Second + time.Minute
+func drainLimit(maxWait time.Duration) time.Duration {
+	return maxWait + 15*time.Second + time.Minute
+}
 
 // shedMarker is in the body of the 429 llmux sends when no deployment had
-// headroom within max_wait (or the queue was full), and only there; a
+// headroom and the queue did not take the request (or it waited until
+// max_wait), and only there; a
 // 429 that passes on upstream 429s says "Every deployment of this route
 // is rate limited".
 var shedMarker = []byte("has capacity for this request")
 
 // runPhase runs one phase on a fresh environment and measures it.
 // redisAddr is the shared Redis, for more than one llmux replica.
-func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []benchRequest, redisAddr string) (ph *LimitsPhase, err error) {
+func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []benchRequest, redisAddr string) (*LimitsPhase, error) {
+	rec, err := recordPhase(ctx, spec, opt, reqs, redisAddr)
+	if err != nil {
+		return nil, err
+	}
+	return measure(rec), nil
+}
+
+// recordPhase runs one phase on a fresh environment and returns what it
+// recorded.
+func recordPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []benchRequest, redisAddr string) (rec phaseRecord, err error) {
 	prefix := fmt.Sprintf("llmux-bench:%d:", time.Now().UnixNano()) // fresh limiter state per phase
 	e, err := startPhase(spec, opt.Speedup, opt.Seed, redisAddr, prefix)
 	if err != nil {
-		return nil, err
+		return rec, err
 	}
 	defer func() { err = errors.Join(err, e.close()) }()
 	client := &http.Client{Transport: &http.Transport{
@@ -45,16 +58,49 @@ func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []ben
 		DisableCompression:  true,
 	}}
 	defer client.CloseIdleConnections()
-	d := &driver{env: e, client: client, tally: newTally()}
-	rec := phaseRecord{spec: spec, tally: d.tally, start: e.clock.Now(), window: opt.Phase}
+	d := &driver{env: e, client: client, tally: newTally(), drain: drainLimit(spec.maxWait)}
+	rec = phaseRecord{spec: spec, tally: d.tally, start: e.clock.Now(), window: opt.Phase}
 	e.refusals.markStart(rec.start)
 	if rec.atWindowEnd, err = d.run(ctx, reqs, rec.start, opt.Phase); err != nil {
-		return nil, err
+		return rec, err
 	}
 	rec.end = e.sim.Stats()
 	rec.warnings, rec.firstWarning = e.warns.count()
 	rec.refused = e.refusals.describe()
-	return measure(rec), nil
+	rec.shedReasons = e.shedReasons(ctx, client)
+	return rec, nil
+}
+
+// shedReasons sums llmux_queue_shed_total by reason over the replicas'
+// /metrics; nil when they cannot be read.
+func (e *phaseEnv) shedReasons(ctx context.Context, client *http.Client) map[string]int64 {
+	out := map[string]int64{}
+	for _, u := range e.urls {
+		req, err := http.NewRequestWithContext(ctx, http.MethodGet, strings.TrimSuffix(u, "/v1/chat/completions")+"/metrics", nil)
+		if err != nil {
+			return nil
+		}
+		resp, err := client.Do(req)
+		if err != nil {
+			return nil
+		}
+		body, err := io.ReadAll(resp.Body)
+		resp.Body.Close()
+		if err != nil {
+			return nil
+		}
+		for _, line := range strings.Split(string(body), "\n") {
+			rest, ok := strings.CutPrefix(line, `llmux_queue_shed_total{reason="`)
+			if !ok {
+				continue
+			}
+			reason, rest, _ := strings.Cut(rest, `"`)
+			_, value, _ := strings.Cut(rest, "} ")
+			n, _ := strconv.ParseFloat(value, 64)
+			out[reason] += int64(n)
+		}
+	}
+	return out
 }
 
 // driver sends a phase's requests open-loop and records their answers.
@@ -62,12 +108,13 @@ type driver struct {
 	env    *phaseEnv
 	client *http.Client
 	tally  *tally
+	drain  time.Duration // drainLimit, clock time
 }
 
 // run sends every request at its arrival time, spreading them over the
 // replicas in turn, each in its own goroutine; it returns the simulator's
 // stats at the end of the arrival window, after the requests in flight
-// have finished (or were cancelled at drainLimit).
+// have finished (or were cancelled at the drain limit).
 func (d *driver) run(ctx context.Context, reqs []benchRequest, start time.Time, window time.Duration) (sim.Stats, error) {
 	var wg sync.WaitGroup
 	defer wg.Wait()
@@ -89,7 +136,7 @@ func (d *driver) run(ctx context.Context, reqs []benchRequest, start time.Time, 
 	atEnd := d.env.sim.Stats()
 	drained := make(chan struct{})
 	go func() { wg.Wait(); close(drained) }() // ends with the requests
-	timer.Reset(d.env.clock.real(drainLimit))
+	timer.Reset(d.env.clock.real(d.drain))
 	select {
 	case <-drained:
 	case <-ctx.Done():
@@ -116,6 +163,7 @@ func (d *driver) send(ctx context.Context, url string, r *benchRequest) {
 	}
 	req.Header.Set("Authorization", "Bearer "+limitsClientKey)
 	req.Header.Set("Content-Type", "application/json")
+	start, clockStart := time.Now(), d.env.clock.Now()
 	resp, err := d.client.Do(req)
 	if err != nil {
 		d.tally.failed(ctx, "transport: "+err.Error())
@@ -123,14 +171,16 @@ func (d *driver) send(ctx context.Context, url string, r *benchRequest) {
 	}
 	body, err := io.ReadAll(resp.Body)
 	resp.Body.Close()
+	elapsed := ended{real: time.Since(start), clock: d.env.clock.Now().Sub(clockStart)}
 	queued, _ := strconv.ParseInt(resp.Header.Get("x-llmux-queue-ms"), 10, 64)
 	switch {
 	case err != nil:
 		d.tally.failed(ctx, fmt.Sprintf("read body after status %d: %v", resp.StatusCode, err))
 	case resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"choices"`)):
-		d.tally.served(queued, resp.Header.Get("x-llmux-deployment"))
+		d.tally.served(queued, resp.Header.Get("x-llmux-deployment"), elapsed)
 	case resp.StatusCode == http.StatusTooManyRequests && bytes.Contains(body, shedMarker):
-		d.tally.shedOne()
+		retry, _ := strconv.ParseInt(resp.Header.Get("retry-after-ms"), 10, 64)
+		d.tally.shedOne(elapsed, time.Duration(retry)*time.Millisecond, r.long)
 	default:
 		d.tally.clientError(fmt.Sprintf("status %d: %s", resp.StatusCode, clip(body, 200)))
 	}
@@ -144,24 +194,38 @@ type tally struct {
 	errKinds   map[string]int // by status or "transport"
 	firstErr   string
 	queueMS    []time.Duration // of served requests, 0 when not queued
+	latency    []time.Duration // of served requests, clock time
 	byDep      map[string]int  // served requests by x-llmux-deployment
+	shedReal   []time.Duration // how long sheds took, real time
+	retryAfter []time.Duration // the sheds' retry-after-ms, clock time
+	shedLong   int             // sheds of long prompts (mixLong)
 	cutAtDrain atomic.Bool
 }
 
+// ended is how long a request took until its whole answer was read, in
+// real and in clock time.
+type ended struct{ real, clock time.Duration }
+
 func newTally() *tally { return &tally{errKinds: map[string]int{}, byDep: map[string]int{}} }
 
-func (t *tally) served(queuedMS int64, dep string) {
+func (t *tally) served(queuedMS int64, dep string, took ended) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.ok++
 	t.queueMS = append(t.queueMS, time.Duration(queuedMS)*time.Millisecond)
+	t.latency = append(t.latency, took.clock)
 	t.byDep[dep]++
 }
 
-func (t *tally) shedOne() {
+func (t *tally) shedOne(took ended, retryAfter time.Duration, long bool) {
 	t.mu.Lock()
+	defer t.mu.Unlock()
 	t.shed++
-	t.mu.Unlock()
+	if long {
+		t.shedLong++
+	}
+	t.shedReal = append(t.shedReal, took.real)
+	t.retryAfter = append(t.retryAfter, retryAfter)
 }
 
 // failed records a request that got no answer: cut at the drain limit,

@@ -38,8 +38,8 @@ type LimitsResult struct {
 	// ClientErrors are answers other than 200 and llmux's own 429,
 	// transport errors and requests cut at the drain limit.
 	ClientErrors int64 `json:"client_errors"`
-	// Shed counts llmux's own 429s: no deployment had headroom within
-	// max_wait, or the queue was full.
+	// Shed counts llmux's own 429s: no deployment had headroom and the
+	// route's queue did not take the request (see shedDefinition).
 	Shed int64 `json:"shed"`
 	// QueueWait* are quantiles of x-llmux-queue-ms over the served
 	// requests (0 for those that did not wait), in clock milliseconds.
@@ -55,8 +55,10 @@ type LimitsPhase struct {
 	// ErrKinds counts client errors by kind ("status 502", "transport").
 	ErrKinds map[string]int
 	FirstErr string
-	// CutAtDrain is set when requests were still running at drainLimit.
+	// CutAtDrain is set when requests were still running at the drain
+	// limit, Drain.
 	CutAtDrain bool
+	Drain      time.Duration
 	// Warnings counts the gateways' warning log lines (limiter failures,
 	// Resilient falling back to local limits); FirstWarning is the first.
 	Warnings     int64
@@ -100,6 +102,7 @@ type phaseRecord struct {
 	warnings         int64
 	firstWarning     string
 	refused          map[string]string // by account, from refusals.describe
+	shedReasons      map[string]int64  // llmux_queue_shed_total by reason, over the replicas
 }
 
 // measure turns a phase's record into its result.
@@ -112,7 +115,7 @@ func measure(r phaseRecord) *LimitsPhase {
 			ClientErrors: int64(t.errs), Shed: int64(t.shed),
 			QueueWaitP50MS: clockMS(limitsQuantile(t.queueMS, 0.50)), QueueWaitP99MS: clockMS(limitsQuantile(t.queueMS, 0.99))},
 		Offered: t.ok + t.shed + t.errs, OK: t.ok, ErrKinds: t.errKinds, FirstErr: t.firstErr,
-		CutAtDrain: t.cutAtDrain.Load(), Warnings: r.warnings, FirstWarning: r.firstWarning,
+		CutAtDrain: t.cutAtDrain.Load(), Drain: drainLimit(r.spec.maxWait), Warnings: r.warnings, FirstWarning: r.firstWarning,
 	}
 	var admitted, capacity float64
 	for _, a := range accts {
@@ -229,8 +232,14 @@ func (r *LimitsReport) WriteText(w io.Writer) error {
 	return err
 }
 
+// write writes the conditions, the accounts and the loads, and for a
+// Limits run the definitions of its table.
 func (c *LimitsConditions) write(b *strings.Builder) {
-	fmt.Fprintln(b, "llmux bench limits: upstream 429s and capacity used, llmux against naive round-robin")
+	if c.Overload {
+		fmt.Fprintln(b, "llmux bench limits --overload: the queue's standing delay under sustained overload, with and without queue_target")
+	} else {
+		fmt.Fprintln(b, "llmux bench limits: upstream 429s and capacity used, llmux against naive round-robin")
+	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
 	fmt.Fprintf(tw, "date\t%s\n", c.Date)
 	fmt.Fprintf(tw, "go\t%s %s/%s, NumCPU %d, GOMAXPROCS %d\n", c.Go, c.GOOS, c.GOARCH, c.NumCPU, c.GOMAXPROCS)
@@ -238,15 +247,17 @@ func (c *LimitsConditions) write(b *strings.Builder) {
 	fmt.Fprintf(tw, "clock\tspeedup %g: every time below is clock time (a clock minute takes %s real); one clock drives simulator, gateways and Redis\n",
 		c.Speedup, (time.Duration(float64(time.Minute) / c.Speedup)).Round(time.Millisecond))
 	fmt.Fprintf(tw, "phase\t%s of open-loop Poisson arrivals, then the requests in flight finish (cut after %s); fresh simulator and limiter state per phase\n",
-		c.Phase, drainLimit)
+		c.Phase, drainLimit(c.MaxWait))
 	fmt.Fprintf(tw, "latency\ttime to first token log-normal, median %s, p99 %s, cap %s; then %g tokens/s\n",
 		limitsLatency.TTFTMedian, limitsLatency.TTFTP99, limitsLatency.TTFTMax, limitsLatency.TokensPerSecond)
 	fmt.Fprintf(tw, "workload\tOpenAI chat, non-streaming, system + user message of English prose; prompts %.0f%% %d-%d tokens, %.0f%% %d-%d (uniform, as the simulator counts: bytes/4 + 3 per message + 3); max_tokens uniform over %v; seed %d\n",
 		100*(1-mixLongShare), mixShort[0], mixShort[1], 100*mixLongShare, mixLong[0], mixLong[1], mixMaxTokens, c.Seed)
 	fmt.Fprintf(tw, "\tmean prompt %.1f, mean max_tokens %.1f, mean reply %.1f tokens\n", c.MeanPrompt, c.MeanMaxTokens, c.MeanOutput)
-	fmt.Fprintf(tw, "llmux\troute %q: round-robin over the 4 deployments, each with its account's limits; max_wait %s; 1 replica: in-memory limiter; more: Redis through Resilient(replicas=N), clients spread requests over the replicas in turn\n",
-		limitsRoute, limitsMaxWait)
-	fmt.Fprintf(tw, "round-robin\tthe same gateway without limits or queue: round-robin, failing over to the next deployment on an upstream 429 (and cooling it down for retry-after)\n")
+	fmt.Fprintf(tw, "llmux\troute %q: round-robin over the 4 deployments, each with its account's limits; max_wait %s, queue_target %s; 1 replica: in-memory limiter; more: Redis through Resilient(replicas=N), clients spread requests over the replicas in turn\n",
+		limitsRoute, c.MaxWait, targetsText(c.QueueTargets))
+	if !c.Overload {
+		fmt.Fprintf(tw, "round-robin\tthe same gateway without limits or queue: round-robin, failing over to the next deployment on an upstream 429 (and cooling it down for retry-after)\n")
+	}
 	if c.Redis != "" {
 		fmt.Fprintf(tw, "redis\t%s\n", c.Redis)
 	}
@@ -267,11 +278,14 @@ func (c *LimitsConditions) write(b *strings.Builder) {
 		loads = append(loads, fmt.Sprintf("%gx = %.1f/min", l, l*c.CapacityPerMinute))
 	}
 	fmt.Fprintf(b, "loads: %s\n", strings.Join(loads, ", "))
+	if c.Overload {
+		return
+	}
 	fmt.Fprintf(b, "\ndefinitions\n")
 	fmt.Fprintf(b, "upstream req, upstream 429: counted by the simulator (what the providers received and refused), not by llmux\n")
 	fmt.Fprintf(b, "%s\n", capacityDefinition)
 	fmt.Fprintf(b, "client errors: answers other than 200 and llmux's own 429 (so 429s passing on upstream 429s count),\n  transport errors, requests cut at the drain limit\n")
-	fmt.Fprintf(b, "shed: llmux's own 429 (no deployment with headroom within max_wait, or queue full)\n")
+	fmt.Fprintf(b, "shed: llmux's own 429 (%s)\n", shedDefinition)
 	fmt.Fprintf(b, "queue p50/p99: x-llmux-queue-ms over served (200) requests, 0 when not queued, clock ms\n")
 }
 
@@ -339,7 +353,7 @@ func (p *LimitsPhase) writeNotes(b *strings.Builder) {
 		fmt.Fprintf(b, "%s: client errors %s; first: %s\n", name, strings.Join(kinds, ", "), p.FirstErr)
 	}
 	if p.CutAtDrain {
-		fmt.Fprintf(b, "%s: requests were still running %s after the last arrival and were cancelled\n", name, drainLimit)
+		fmt.Fprintf(b, "%s: requests were still running %s after the last arrival and were cancelled\n", name, p.Drain)
 	}
 	if p.Warnings > 0 {
 		fmt.Fprintf(b, "%s: %d gateway warnings; first: %s\n", name, p.Warnings, p.FirstWarning)
@@ -349,6 +363,23 @@ func (p *LimitsPhase) writeNotes(b *strings.Builder) {
 func (p *LimitsPhase) progressLine() string {
 	return fmt.Sprintf("replicas %d %s %.1fx: %d offered, %d ok, %d shed, %d client errors; upstream %d requests, %d 429s; capacity used %.1f%%",
 		p.Replicas, p.Strategy, p.Load, p.Offered, p.OK, p.Shed, p.ClientErrors, p.UpstreamRequests, p.Upstream429, 100*p.CapacityUsed)
+}
+
+// shedDefinition says what llmux's own 429 means.
+const shedDefinition = "no deployment with headroom and the queue did not take the request: its predicted start was beyond max_wait, " +
+	"or beyond queue_target while the queue held a standing delay, or the queue was full; or it waited until max_wait"
+
+// targetsText is queue_target values as the conditions print them.
+func targetsText(ts []time.Duration) string {
+	var parts []string
+	for _, t := range ts {
+		if t == 0 {
+			parts = append(parts, "0 (off)")
+		} else {
+			parts = append(parts, t.String())
+		}
+	}
+	return strings.Join(parts, " and ")
 }
 
 func dash(n int) string {

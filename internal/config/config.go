@@ -194,6 +194,17 @@ type Route struct {
 	// deployment with headroom before it degrades to Fallbacks (or gets
 	// 429). Default 10s; 0 means no waiting.
 	MaxWait time.Duration `yaml:"max_wait"`
+	// QueueTarget is the standing delay the route's queue is held near
+	// under sustained overload (CoDel's idea). Once the time requests
+	// spend in the queue has stayed above it for an interval (half of it,
+	// within 100 ms and 1 s), a new request whose predicted wait exceeds
+	// it is not queued: it goes to Fallbacks, or gets 429 at once with the
+	// predicted wait as Retry-After. Requests predicted within it still
+	// queue, so capacity stays fully used; shorter bursts are absorbed up
+	// to MaxWait. Independently of it, a request whose predicted start
+	// lies beyond MaxWait (or its own deadline) is never queued. Default
+	// 2s; 0 turns the standing-delay control off.
+	QueueTarget time.Duration `yaml:"queue_target"`
 	// Fallbacks are routes tried in order when none of this route's
 	// deployments had headroom within MaxWait.
 	Fallbacks []string `yaml:"fallbacks"`

@@ -263,6 +263,9 @@ func TestBadConfigs(t *testing.T) {
 		"max_wait.bad.yml": {
 			"max_wait.bad.yml:15: routes[0].max_wait: must be >= 0, got -500ms",
 		},
+		"queue_target.bad.yml": {
+			"queue_target.bad.yml:15: routes[0].queue_target: must be >= 0, got -2s",
+		},
 		"merge.bad.yml": {
 			`merge.bad.yml:10: deployments[0]: merge (<<) wants a mapping or a list of mappings, got "5"`,
 		},
@@ -502,11 +505,11 @@ func TestGoodConfig(t *testing.T) {
 		},
 		Routes: []Route{
 			{Name: "chat", Deployments: []string{"gpt-4o", "azure-gpt-4o", "azure-v1-gpt-4o", "claude"}, Strategy: "round-robin", MaxAttempts: 4,
-				MaxWait: 2500 * time.Millisecond, Fallbacks: []string{"claude"}, Continuation: defaultContinuation, Line: 66},
+				MaxWait: 2500 * time.Millisecond, QueueTarget: 2 * time.Second, Fallbacks: []string{"claude"}, Continuation: defaultContinuation, Line: 66},
 			// An explicit max_wait 0 (no waiting) stays.
-			{Name: "claude", Deployments: []string{"claude"}, Strategy: "round-robin", MaxAttempts: 1, MaxWait: 0, Continuation: defaultContinuation, Line: 70},
+			{Name: "claude", Deployments: []string{"claude"}, Strategy: "round-robin", MaxAttempts: 1, MaxWait: 0, QueueTarget: 2 * time.Second, Continuation: defaultContinuation, Line: 70},
 			// max_wait is left out: its default applies.
-			{Name: "embed", Deployments: []string{"embed"}, Strategy: "round-robin", MaxAttempts: 3, MaxWait: 10 * time.Second, Continuation: defaultContinuation, Line: 73},
+			{Name: "embed", Deployments: []string{"embed"}, Strategy: "round-robin", MaxAttempts: 3, MaxWait: 10 * time.Second, QueueTarget: 2 * time.Second, Continuation: defaultContinuation, Line: 73},
 		},
 		Keys: []Key{
 			{Name: "dev", Key: "llmux-dev", Tier: "pro", Limits: Limits{RPM: 60, TPM: 100000}, Line: 77},

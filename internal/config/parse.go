@@ -15,6 +15,7 @@ const (
 	defaultAzureAPIVersion = "2024-10-21"
 	defaultSimulatorListen = "127.0.0.1:9090"
 	defaultMaxWait         = 10 * time.Second
+	defaultQueueTarget     = 2 * time.Second
 	defaultContinuations   = 2
 	defaultQueueSize       = 10000
 	defaultGuardTimeout    = 5 * time.Second
@@ -111,6 +112,9 @@ func applyDefaults(c *Config, pos *positions) {
 		}
 		if !pos.given[fmt.Sprintf("routes[%d].max_wait", i)] {
 			r.MaxWait = defaultMaxWait
+		}
+		if !pos.given[fmt.Sprintf("routes[%d].queue_target", i)] {
+			r.QueueTarget = defaultQueueTarget
 		}
 		if r.Continuation.Mode == "" {
 			r.Continuation.Mode = ContinuationContinue

@@ -467,6 +467,7 @@ func (v *validator) routes(deployments map[string]*Deployment) map[string]bool {
 		v.strategy(p, r, deployments)
 		atLeast0(v, p+".max_attempts", r.MaxAttempts)
 		atLeast0(v, p+".max_wait", r.MaxWait)
+		atLeast0(v, p+".queue_target", r.QueueTarget)
 		v.timeouts(p+".timeouts", r.Timeouts)
 		atLeast0(v, p+".deadline", r.Deadline)
 		atLeast0(v, p+".retry_backoff", r.RetryBackoff)

@@ -175,37 +175,29 @@ func (g *Gateway) cfgRoute(name string) *config.Route {
 }
 
 // serveRoute tries the route's plan, waiting in its queue while no
-// candidate has headroom. done is false when the route gave up and the
-// next fallback may try.
+// candidate has headroom. A request is queued only when the queue admits
+// it (admission.go: its predicted start within max_wait and its deadline,
+// and within queue_target while the queue holds a standing delay); one
+// turned away, or one that waited until its deadline, leaves at once.
+// done is false when the route gave up and the next fallback may try.
 func (g *Gateway) serveRoute(ctx context.Context, w http.ResponseWriter, c *call, route string, st *callState) (outcome, bool) {
 	maxWait := g.cfgRoute(route).MaxWait
-	deadline := g.now().Add(maxWait)
-	if d, ok := ctx.Deadline(); ok && d.Before(deadline) {
-		deadline = d
-	}
 	q := g.queues[route]
 	var ticket *router.Ticket
 	st.leaveQueue = func() {
 		if ticket != nil {
-			ticket.Leave()
+			g.metrics.queueWait.WithLabelValues(route).Observe(ticket.Leave().Seconds())
 			ticket = nil
 		}
 	}
 	defer st.leaveQueue()
 	// A request arriving while others wait queues behind them.
 	if q.Len() > 0 && maxWait > 0 {
-		t, err := q.Join(g.priority(c.key), deadline)
-		if err != nil {
-			g.metrics.shed.WithLabelValues(route).Inc()
+		if ticket = g.enqueue(ctx, c, route, -1, st); ticket == nil {
 			return outcome{}, false
 		}
-		ticket = t
-		start := g.now()
-		err = ticket.Turn(ctx, 0, g.now)
-		st.queued += g.now().Sub(start)
-		w.Header().Set(headerQueued, strconv.FormatInt(st.queued.Milliseconds(), 10))
-		if err != nil {
-			return g.queueExit(ctx, err)
+		if err := g.await(ctx, w, ticket, 0, st); err != nil {
+			return g.dequeued(ctx, route, err)
 		}
 	}
 	for {
@@ -218,21 +210,12 @@ func (g *Gateway) serveRoute(ctx context.Context, w http.ResponseWriter, c *call
 			return outcome{}, false // nothing left to wait for
 		}
 		if ticket == nil {
-			t, err := q.Join(g.priority(c.key), deadline)
-			if err != nil {
-				g.metrics.shed.WithLabelValues(route).Inc()
+			if ticket = g.enqueue(ctx, c, route, st.wait, st); ticket == nil {
 				return outcome{}, false
 			}
-			ticket = t
 		}
-		start := g.now()
-		err := ticket.Turn(ctx, st.wait, g.now)
-		waited := g.now().Sub(start)
-		st.queued += waited
-		w.Header().Set(headerQueued, strconv.FormatInt(st.queued.Milliseconds(), 10))
-		g.metrics.queueWait.WithLabelValues(route).Observe(waited.Seconds())
-		if err != nil {
-			return g.queueExit(ctx, err)
+		if err := g.await(ctx, w, ticket, st.wait, st); err != nil {
+			return g.dequeued(ctx, route, err)
 		}
 	}
 }

@@ -50,8 +50,8 @@ func newMetrics(reg prometheus.Registerer) *metrics {
 	}, []string{"deployment"})
 	m.shed = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "llmux_queue_shed_total",
-		Help: "Requests that found the route's queue full.",
-	}, []string{"route"})
+		Help: "Requests turned away by a route's queue, by reason: full (queue_size reached), max_wait or deadline (predicted start beyond the route's max_wait or the request's deadline), target (standing delay above queue_target), expired (waited until max_wait or the deadline without capacity).",
+	}, []string{"route", "reason"})
 	m.keyLimited = prometheus.NewCounterVec(prometheus.CounterOpts{
 		Name: "llmux_key_rate_limited_total",
 		Help: "Requests refused because the client key was over its own limits.",
