@@ -12,6 +12,7 @@ func benchCmd(stdout, stderr io.Writer) *cobra.Command {
 	cmd.AddCommand(benchLimitsCmd(stdout, stderr))
 	cmd.AddCommand(benchBrownoutCmd(stdout, stderr))
 	cmd.AddCommand(benchCodeIndexCmd(stdout, stderr))
+	cmd.AddCommand(benchFaultsCmd(stdout, stderr))
 	return cmd
 }
 
