@@ -106,6 +106,9 @@ func sendCell(ctx context.Context, client *http.Client, base string, c faultCell
 	if o.log == "" {
 		o.log = resp.Trailer.Get("x-llmux-attempt-log")
 	}
+	if n := resp.Trailer.Get("x-llmux-attempts"); n != "" {
+		o.attempts, _ = strconv.Atoi(n) // streams: the final count comes as a trailer
+	}
 	v := classify(c.client, c.stream, resp.StatusCode, body, rerr, want)
 	o.outcome, o.detail, o.text, o.outTokens, o.model = v.outcome, v.detail, v.text, v.outTokens, v.model
 	if errors.Is(ctx.Err(), context.DeadlineExceeded) {

@@ -104,18 +104,6 @@ type faultWant struct {
 	attempts int
 }
 
-// gapStreamAttempts: x-llmux-attempts leaves with a stream's headers.
-const gapStreamAttempts = "x-llmux-attempts goes out with a stream's headers and is never updated: a stream continued " +
-	"after a cut reports the attempts made before its first byte, though the providers saw more (README: " +
-	"\"x-llmux-attempts counts the upstream requests\"); TODO(gateway): send it as a trailer too, as x-llmux-attempt-log is"
-
-// continued marks w, a stream continued on another attempt, with
-// gapStreamAttempts: its x-llmux-attempts says 1.
-func continued(w faultWant) faultWant {
-	w.knownGap, w.attempts = gapStreamAttempts, 1
-	return w
-}
-
 // timeoutGap is the least gap before a retry after a first-token
 // timeout, as the simulator sees it. The gateway's timer starts when it
 // sends, before the request arrives, so on a loaded machine the gap
@@ -151,7 +139,7 @@ var faultCases = []faultCase{
 			log: "primary:retried(429), primary:ok"})},
 	{name: "429-no-retry-after", what: "429 without Retry-After, once",
 		primary: []sim.Fault{{Kind: sim.FaultStatus, Status: 429, Times: 1}}, via: viaFallbacks,
-		want: same(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce, log: "fallback:ok"})},
+		want: same(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce, log: "primary:failed(429), fallback:ok"})},
 	{name: "500-once", what: "500 once",
 		primary: []sim.Fault{{Kind: sim.FaultStatus, Status: 500, Times: 1}}, via: viaFallbacks,
 		want: same(faultWant{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone, gap: faultsRetryBackoff / 2,
@@ -159,7 +147,7 @@ var faultCases = []faultCase{
 	{name: "503-persistent", what: "503 on every request",
 		primary: []sim.Fault{{Kind: sim.FaultStatus, Status: 503}}, via: viaFallbacks,
 		want: same(faultWant{outcome: OutcomePass, by: byFallback, primary: sawTwice, fallback: sawOnce, gap: faultsRetryBackoff / 2,
-			log: "primary:retried(503), fallback:ok"})},
+			log: "primary:retried(503), primary:failed(503), fallback:ok"})},
 	{name: "reset-before-headers", what: "connection closed before any byte, once",
 		primary: []sim.Fault{{Kind: sim.FaultResetBeforeHeaders, Times: 1}}, via: viaFallbacks,
 		want: same(faultWant{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone,
@@ -176,28 +164,28 @@ var faultCases = []faultCase{
 		primary: []sim.Fault{{Kind: sim.FaultReset, AfterTokens: faultsCutAfter, Times: 1}}, via: viaFallbacks,
 		want: [2]faultWant{
 			{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone, log: "primary:retried(transport), primary:ok"},
-			continued(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
-				log: "primary:cut@*(cut), fallback:restarted@*(regenerate), fallback:ok"})}},
+			faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
+				log: "primary:cut@*(cut), fallback:restarted@*(regenerate), fallback:ok"}}},
 	{name: "stall-mid-stream", what: "stream stalls after 4 tokens past chunk_gap (non-stream: no response), once",
 		primary: []sim.Fault{{Kind: sim.FaultStall, AfterTokens: faultsCutAfter, Times: 1}}, via: viaFallbacks,
 		want: [2]faultWant{
 			{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone, gap: timeoutGap,
 				log: "primary:retried(timeout), primary:ok"},
-			continued(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
-				log: "primary:cut@*(stall), fallback:restarted@*(regenerate), fallback:ok"})}},
+			faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
+				log: "primary:cut@*(stall), fallback:restarted@*(regenerate), fallback:ok"}}},
 	{name: "cut-prefill", what: "stream reset after 4 tokens, once; the Anthropic fallback continues from the partial answer as a prefill",
 		primary: []sim.Fault{{Kind: sim.FaultReset, AfterTokens: faultsCutAfter, Times: 1}}, anthropicFallback: true, via: viaFallbacks,
 		want: [2]faultWant{
 			{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone, log: "primary:retried(transport), primary:ok"},
-			continued(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
-				log: "primary:cut@*(cut), fallback:continued@*(prefill), fallback:ok"})}},
+			faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
+				log: "primary:cut@*(cut), fallback:continued@*(prefill), fallback:ok"}}},
 	{name: "stall-first-token", what: "stream stalls right after its first event (role chunk / message_start), once",
 		primary: []sim.Fault{{Kind: sim.FaultStall, Times: 1}}, via: viaFallbacks,
 		want: [2]faultWant{
 			{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone, gap: timeoutGap,
 				log: "primary:retried(timeout), primary:ok"},
-			continued(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
-				log: "primary:cut@*(stall), fallback:restarted@*(regenerate), fallback:ok"})}},
+			faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce,
+				log: "primary:cut@*(stall), fallback:restarted@*(regenerate), fallback:ok"}}},
 	{name: "garbage", what: "200 with a body (or first event) that does not parse, once",
 		primary: []sim.Fault{{Kind: sim.FaultGarbage, Times: 1}}, via: viaFallbacks,
 		want: same(faultWant{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone,
@@ -214,14 +202,14 @@ var faultCases = []faultCase{
 			log: "primary:failed(context_length), fallback:ok"})},
 	{name: "content-filter", what: "400 content_filter on every request; content_filter_fallbacks",
 		primary: []sim.Fault{{Kind: sim.FaultContentFilter}}, via: viaContentFilter,
-		want: same(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce, log: "fallback:ok"})},
+		want: same(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawOnce, log: "primary:failed(content_filter), fallback:ok"})},
 	{name: "prefill-rejected", what: "stream reset after 4 tokens, once; the Anthropic fallback rejects assistant prefill",
 		primary:  []sim.Fault{{Kind: sim.FaultReset, AfterTokens: faultsCutAfter, Times: 1}},
 		fallback: []sim.Fault{{Kind: sim.FaultPrefillRejected}}, anthropicFallback: true, via: viaFallbacks,
 		want: [2]faultWant{
 			{outcome: OutcomePass, by: byPrimary, primary: sawTwice, fallback: sawNone, log: "primary:retried(transport), primary:ok"},
-			continued(faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawTwice,
-				log: "primary:cut@*(cut), fallback:failed(prefill_rejected), fallback:retried(400), fallback:restarted@*(regenerate), fallback:ok"})}},
+			faultWant{outcome: OutcomePass, by: byFallback, primary: sawOnce, fallback: sawTwice,
+				log: "primary:cut@*(cut), fallback:retried(prefill_rejected), fallback:restarted@*(regenerate), fallback:ok"}}},
 	{name: "503-no-fallback", what: "control: 503 on every request, no fallback route", control: true,
 		primary: []sim.Fault{{Kind: sim.FaultStatus, Status: 503}}, via: viaNone,
 		want: same(faultWant{outcome: OutcomeSafe, primary: sawTwice, fallback: sawNone, gap: faultsRetryBackoff / 2})},

@@ -131,6 +131,10 @@ func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *cal
 		return g.writeUpstreamError(w, c, f.up, f.err)
 	}
 	aerr := g.finalError(c, st)
+	if st.attempts > 0 {
+		w.Header().Set(headerAttempts, strconv.Itoa(st.attempts))
+		w.Header().Set(headerAttemptLog, c.log.String())
+	}
 	writeError(w, c.f, aerr)
 	return outcome{status: aerr.status, attempts: st.attempts, reason: aerr.code, fallback: st.fallback}
 }
@@ -140,7 +144,7 @@ func (g *Gateway) serveRoutes(ctx context.Context, w http.ResponseWriter, c *cal
 // when it sent one) after the part of the answer the client has.
 func (g *Gateway) endStream(c *call, st *callState, why string) outcome {
 	c.cs.fail("The upstream stream failed after part of the answer was sent, and " + why + ".")
-	c.cs.complete(c.log.String())
+	c.cs.complete(c.log.String(), st.attempts)
 	return outcome{status: http.StatusOK, attempts: st.attempts, reason: "stream_error", fallback: st.fallback}
 }
 
@@ -301,11 +305,15 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 			continue
 		}
 		st.failures = append(st.failures, r.failure)
+		retry := !st.stop && g.retrySame(ctx, c, dep, r, st)
+		if !retry && !r.logged {
+			c.log.Add(failover.Event{Deployment: dep.Name, What: "failed", Detail: failureDetail(r)})
+		}
 		if st.stop {
 			st.stop, st.skipped = false, 0
 			return outcome{}, false // leave this route: a content filter or context window refused
 		}
-		if g.retrySame(ctx, c, dep, r, st) {
+		if retry {
 			if ctx.Err() != nil {
 				return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
 			}
@@ -334,11 +342,7 @@ func (g *Gateway) retrySame(ctx context.Context, c *call, dep *config.Deployment
 	}
 	st.retried[dep.Name]++
 	st.retrying = true
-	detail := f.Kind.String()
-	if e := r.failure.err; e != nil && e.Status != 0 {
-		detail = strconv.Itoa(e.Status)
-	}
-	c.log.Add(failover.Event{Deployment: dep.Name, What: "retried", Detail: detail})
+	c.log.Add(failover.Event{Deployment: dep.Name, What: "retried", Detail: failureDetail(r)})
 	if d.Wait <= 0 {
 		return true
 	}
@@ -351,6 +355,26 @@ func (g *Gateway) retrySame(ctx context.Context, c *call, dep *config.Deployment
 	return true
 }
 
+// failureDetail names an attempt's failure for the attempt log: what
+// the provider refused (context_length, content_filter,
+// prefill_rejected), else its status, else the kind (transport,
+// timeout), else a local error (local).
+func failureDetail(r attemptResult) string {
+	e := r.failure.err
+	switch k := failureKind(r); {
+	case e == nil && r.failure.clientErr != nil:
+		return "local"
+	case k == failover.ContextLength || k == failover.PrefillRejected:
+		return k.String()
+	case e != nil && isContentFilter(e):
+		return "content_filter"
+	case e != nil && e.Status != 0:
+		return strconv.Itoa(e.Status)
+	default:
+		return k.String()
+	}
+}
+
 // failureKind classifies an attempt's failure for the failover rules.
 func failureKind(r attemptResult) failover.Kind {
 	e := r.failure.err
@@ -359,6 +383,8 @@ func failureKind(r attemptResult) failover.Kind {
 		return failover.PrefillRejected
 	case e == nil:
 		return failover.Transport
+	case e.Class == provider.ClassClient && isContextLength(e):
+		return failover.ContextLength
 	case e.Class == provider.ClassRateLimited:
 		return failover.RateLimited
 	case e.Class == provider.ClassAccount:
@@ -563,6 +589,8 @@ type attemptResult struct {
 	// prefillRejected: the deployment refused the continuation's prefill;
 	// it is tried once more without.
 	prefillRejected bool
+	// logged: the attempt log already says how this attempt ended.
+	logged bool
 }
 
 type attemptFailure struct {

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"net/http"
+	"strconv"
 
 	"github.com/llmux/llmux/internal/api/anthropic"
 	"github.com/llmux/llmux/internal/api/sse"
@@ -93,7 +94,9 @@ func (g *Gateway) openClientStream(ctx context.Context, w http.ResponseWriter, c
 func (cs *clientStream) sendHeaders() {
 	h := cs.w.Header()
 	sse.SetHeaders(h)
-	h.Set("Trailer", headerAttemptLog)
+	// Both are trailers too: a continuation happens after the headers
+	// left.
+	h.Set("Trailer", headerAttemptLog+", "+headerAttempts)
 	cs.w.WriteHeader(http.StatusOK)
 }
 
@@ -144,8 +147,9 @@ func (cs *clientStream) setVault(pl *payload) {
 	}
 }
 
-// complete ends a successful stream: a held-back answer goes out now.
-func (cs *clientStream) complete(log string) {
+// complete ends the stream's writing: a held-back answer goes out now,
+// and the trailers say what the attempts were.
+func (cs *clientStream) complete(log string, attempts int) {
 	cs.ended = true
 	if cs.hold {
 		cs.sendHeaders()
@@ -155,7 +159,9 @@ func (cs *clientStream) complete(log string) {
 			}
 		}
 	}
-	cs.w.Header().Set(headerAttemptLog, log)
+	h := cs.w.Header()
+	h.Set(headerAttemptLog, log)
+	h.Set(headerAttempts, strconv.Itoa(attempts))
 }
 
 // discard drops a held-back answer that failed; the client saw nothing.

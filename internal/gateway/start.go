@@ -76,13 +76,11 @@ func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemp
 	case g.prefills(c, up.dep) && isPrefillRejected(r.clientErr):
 		// Learned: this deployment takes no prefill. Once more without.
 		g.noPrefill.Store(name, true)
-		c.log.Add(failover.Event{Deployment: name, What: "failed", Detail: "prefill_rejected"})
 		failed.prefillRejected = true
 		return failed
 	case isContextLength(r.clientErr) && len(rc.ContextFallbacks)+len(rc.Fallbacks) > 0:
 		// Never resent unchanged to a window it does not fit.
 		st.contextExceeded, st.stop = true, true
-		c.log.Add(failover.Event{Deployment: name, What: "failed", Detail: "context_length"})
 		return failed
 	case isContentFilter(r.clientErr) && len(rc.ContentFilterFallbacks) > 0:
 		st.filtered = &filteredError{route: c.serving, up: up, err: r.clientErr}
@@ -90,7 +88,6 @@ func (g *Gateway) written(w http.ResponseWriter, c *call, up *upstream, r attemp
 		return failed
 	case c.cs != nil:
 		// Headers are gone: another candidate may still continue.
-		c.log.Add(failover.Event{Deployment: name, What: "failed", Detail: describe(r.clientErr)})
 		return failed
 	}
 	r.out = g.writeUpstreamError(w, c, up, r.clientErr)
@@ -223,7 +220,7 @@ func (g *Gateway) complete(ctx context.Context, w http.ResponseWriter, c *call, 
 	if err == nil {
 		g.health.Success(name)
 		c.log.Add(failover.Event{Deployment: name, What: "ok"})
-		c.cs.complete(c.log.String())
+		c.cs.complete(c.log.String(), s.n)
 		return attemptResult{done: true, out: outcome{status: http.StatusOK, deployment: name, usage: u}}
 	}
 	return g.streamFailed(ctx, c, s, u, err)
@@ -243,7 +240,7 @@ func (g *Gateway) streamFailed(ctx context.Context, c *call, s *started, u usage
 	if errors.Is(err, errDiverged) {
 		c.log.Add(failover.Event{Deployment: name, What: "error", Detail: "diverged"})
 		c.cs.fail("The stream failed and its continuation did not match the answer so far: " + err.Error())
-		c.cs.complete(c.log.String())
+		c.cs.complete(c.log.String(), s.n)
 		return done
 	}
 	pe := &provider.Error{Account: s.up.dep.Account, Class: provider.ClassRetryable, Err: err}
@@ -254,6 +251,7 @@ func (g *Gateway) streamFailed(ctx context.Context, c *call, s *started, u usage
 		cs.discard()
 		c.cs = nil
 		c.log.Add(failover.Event{Deployment: name, What: "held-back", Detail: failDetail(err)})
+		failed.logged = true
 		return failed
 	}
 	rc := g.cfgRoute(c.serving).Continuation
@@ -265,12 +263,12 @@ func (g *Gateway) streamFailed(ctx context.Context, c *call, s *started, u usage
 	c.log.Add(failover.Event{Deployment: name, What: "cut", Detail: failDetail(err), Byte: t.size()})
 	if rc.Mode == config.ContinuationOff || n >= max(rc.Max, 0) && rc.Max != 0 || !t.ok || ctx.Err() != nil {
 		cs.fail("The upstream stream failed: " + err.Error())
-		cs.complete(c.log.String())
+		cs.complete(c.log.String(), s.n)
 		return done
 	}
 	c.cont = newContinuation(t, n+1)
 	g.metrics.continuations.WithLabelValues(c.serving).Inc()
-	failed.streamBroken = true
+	failed.streamBroken, failed.logged = true, true
 	return failed
 }
 
