@@ -25,7 +25,19 @@
 //   - Any other 4xx is the client's: never retried unchanged.
 //   - An account failure (bad key, no quota) moves on at once.
 //
-// Nothing here does I/O or knows HTTP or wire formats: the gateway
-// classifies what happened into a Failure and acts on the Decision, so
-// the rules are table-tested on their own.
+// A Pass applies them to one route: it goes through the route's
+// candidates in order, at most MaxAttempts deployments (a deployment's
+// retries and reasks do not count), hands each try to an Attempter, and
+// after a failure asks the deployment's Policy whether to wait and try
+// it again, move on, or leave the route; the attempt log records each
+// failed try ("a:retried(500)", "a:failed(429)"). The Attempter is the
+// gateway's side: it admits a candidate (circuit breaker, limiter),
+// sends it (hedged when the route hedges), writes the answer to the
+// client in the client's format and classifies what went wrong.
+//
+// Nothing here does network I/O or knows HTTP or wire formats: the
+// gateway classifies what happened into a Tried and the Pass decides, so
+// the rules are table-tested on their own. What remains in the gateway
+// (the route-level queue wait, the fallback chain, hedging's race) is
+// listed in issue 12's note as the next slice to move here.
 package failover

@@ -79,14 +79,8 @@ type callState struct {
 	// used marks deployments already tried (hedges take candidates ahead
 	// of the plan's order).
 	used map[string]bool
-	// reasking: the next attempt is a reask of the last deployment,
-	// allowed past max_attempts.
-	reasking bool
-	// retrying: the next attempt retries the deployment that just failed
-	// (failover rules), allowed past max_attempts; retried counts those
-	// retries per deployment.
-	retrying bool
-	retried  map[string]int
+	// retried counts each deployment's retries (failover rules).
+	retried map[string]int
 	// contextExceeded: a deployment refused the prompt as too long for its
 	// window; the route's context_fallbacks get their turn.
 	contextExceeded bool
@@ -248,111 +242,119 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		return outcome{}, false
 	}
 
-	for i := 0; i < len(plan.Candidates); i++ {
-		dep := plan.Candidates[i]
-		again := st.reasking || st.retrying // the same deployment once more
-		if st.routeAttempts >= plan.MaxAttempts && !again {
-			return outcome{}, false
-		}
-		st.reasking, st.retrying = false, false
-		if st.used[dep.Name] && !again {
-			continue
-		}
-		if ctx.Err() != nil {
-			return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
-		}
-		up := g.upstreams[dep.Name]
-		permit, admitted := g.breakerAdmits(dep.Name)
-		if !admitted {
-			continue
-		}
-		res, ok := g.reserve(ctx, c, dep, st)
-		if !ok {
-			permit.Release()
-			continue
-		}
-		st.leaveQueue()
-		if !again {
-			if err := g.backoff(ctx, route, st.routeAttempts); err != nil {
-				g.cancel(res)
-				return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
-			}
-			st.routeAttempts++
-		}
-		st.attempts++
-		st.used[dep.Name] = true
-		var r attemptResult
-		if h := g.hedges[c.serving]; h != nil {
-			h.budget.request() // every request of the route counts toward the budget
-		}
-		if g.hedges[c.serving] != nil && i+1 < len(plan.Candidates) {
-			r = g.race(ctx, w, c, up, res, st, plan.Candidates[i+1:])
-		} else {
-			r = g.attempt(ctx, w, c, up, res, st.attempts, st)
-		}
-		permit.Release() // the outcome itself went to the tracker by name
-		if r.done {
-			r.out.attempts = st.attempts
-			r.out.fallback = st.fallback
-			return r.out, true
-		}
-		if r.reask != nil {
-			// A post_call check asked for one more try of this deployment
-			// with the failure appended.
-			c.reask, st.reasking = r.reask, true
-			st.used[dep.Name] = false
-			i--
-			continue
-		}
-		st.failures = append(st.failures, r.failure)
-		retry := !st.stop && g.retrySame(ctx, c, dep, r, st)
-		if !retry && !r.logged {
-			c.log.Add(failover.Event{Deployment: dep.Name, What: "failed", Detail: failureDetail(r)})
-		}
-		if st.stop {
-			st.stop, st.skipped = false, 0
-			return outcome{}, false // leave this route: a content filter or context window refused
-		}
-		if retry {
-			if ctx.Err() != nil {
-				return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
-			}
-			st.used[dep.Name] = false
-			i--
-		}
+	names := make([]string, len(plan.Candidates))
+	for i, d := range plan.Candidates {
+		names[i] = d.Name
+	}
+	at := &attempter{g: g, w: w, c: c, st: st, route: route, plan: plan}
+	pass := failover.Pass{
+		Candidates: names, MaxAttempts: plan.MaxAttempts, Attempted: &st.routeAttempts,
+		Used: st.used, Retried: st.retried, Log: &c.log, Rand: rand.Float64,
+		Policy: func(name string) failover.Policy { return g.retryPolicy(route, g.upstreams[name].dep) },
+		Wait: func(ctx context.Context, d time.Duration) error {
+			return sleep(ctx, g.real(d))
+		},
+	}
+	result := pass.Run(ctx, at)
+	if result != failover.Served && ctx.Err() != nil {
+		result = failover.Gone
+	}
+	switch result {
+	case failover.Served:
+		at.out.attempts, at.out.fallback = st.attempts, st.fallback
+		return at.out, true
+	case failover.Gone:
+		return outcome{status: 499, attempts: st.attempts, reason: "client_closed"}, true
+	case failover.Left:
+		st.skipped = 0 // leave this route: a content filter or context window refused
 	}
 	return outcome{}, false
 }
 
-// retrySame decides, by the failover rules, whether the deployment that
-// just failed is tried again, and waits (backoff or the upstream's
-// Retry-After) if so. A client that leaves during the wait ends it at
-// once.
-func (g *Gateway) retrySame(ctx context.Context, c *call, dep *config.Deployment, r attemptResult, st *callState) bool {
-	if r.streamBroken || r.failure.err == nil && !r.prefillRejected {
-		return false // a continuation goes to the next candidate; a local error is not retried
+// attempter tries one route's candidates for the failover rules: it
+// admits a candidate (circuit breaker, limiter), sends it (hedged when the
+// route hedges) and says how the try ended.
+type attempter struct {
+	g     *Gateway
+	w     http.ResponseWriter
+	c     *call
+	st    *callState
+	route string
+	plan  *router.Plan
+	// out is the call's outcome once a try is Done.
+	out outcome
+}
+
+// Try implements failover.Attempter.
+func (a *attempter) Try(ctx context.Context, i int, again bool) failover.Tried {
+	g, c, st := a.g, a.c, a.st
+	dep := a.plan.Candidates[i]
+	up := g.upstreams[dep.Name]
+	permit, admitted := g.breakerAdmits(dep.Name)
+	if !admitted {
+		return failover.Tried{Kind: failover.Skipped}
 	}
-	f := failover.Failure{Kind: failureKind(r)}
-	if r.failure.err != nil {
-		f.RetryAfter = r.failure.err.RetryAfter
+	res, ok := g.reserve(ctx, c, dep, st)
+	if !ok {
+		permit.Release()
+		return failover.Tried{Kind: failover.Skipped}
 	}
-	d := g.retryPolicy(c.serving, dep).Decide(f, st.retried[dep.Name], rand.Float64)
-	if d.Action != failover.Same {
-		return false
+	st.leaveQueue()
+	if !again {
+		if err := g.backoff(ctx, a.route, st.routeAttempts); err != nil {
+			g.cancel(res)
+			permit.Release()
+			return failover.Tried{Kind: failover.Skipped} // the pass sees the client gone next
+		}
+		st.routeAttempts++
 	}
-	st.retried[dep.Name]++
-	st.retrying = true
-	c.log.Add(failover.Event{Deployment: dep.Name, What: "retried", Detail: failureDetail(r)})
-	if d.Wait <= 0 {
-		return true
+	st.attempts++
+	st.used[dep.Name] = true
+	var r attemptResult
+	if h := g.hedges[c.serving]; h != nil {
+		h.budget.request() // every request of the route counts toward the budget
 	}
-	t := time.NewTimer(g.real(d.Wait))
+	if g.hedges[c.serving] != nil && i+1 < len(a.plan.Candidates) {
+		r = g.race(ctx, a.w, c, up, res, st, a.plan.Candidates[i+1:])
+	} else {
+		r = g.attempt(ctx, a.w, c, up, res, st.attempts, st)
+	}
+	permit.Release() // the outcome itself went to the tracker by name
+	switch {
+	case r.done:
+		a.out = r.out
+		return failover.Tried{Kind: failover.Done}
+	case r.reask != nil:
+		// A post_call check asked for one more try of this deployment
+		// with the failure appended.
+		c.reask = r.reask
+		st.used[dep.Name] = false
+		return failover.Tried{Kind: failover.Reask}
+	}
+	st.failures = append(st.failures, r.failure)
+	stop := st.stop
+	st.stop = false
+	t := failover.Tried{Kind: failover.Failed, Detail: failureDetail(r), Stop: stop, Logged: r.logged,
+		Failure: failover.Failure{Kind: failureKind(r), Streaming: r.streamBroken}}
+	if e := r.failure.err; e != nil {
+		t.Failure.RetryAfter = e.RetryAfter
+	}
+	return t
+}
+
+// sleep waits d unless ctx ends first.
+func sleep(ctx context.Context, d time.Duration) error {
+	if d <= 0 {
+		return ctx.Err()
+	}
+	t := time.NewTimer(d)
 	defer t.Stop()
 	select {
 	case <-t.C:
+		return nil
 	case <-ctx.Done():
+		return ctx.Err()
 	}
-	return true
 }
 
 // failureDetail names an attempt's failure for the attempt log: what
@@ -382,7 +384,7 @@ func failureKind(r attemptResult) failover.Kind {
 	case r.prefillRejected:
 		return failover.PrefillRejected
 	case e == nil:
-		return failover.Transport
+		return failover.Client // a local error (a translation this candidate cannot do): not retried
 	case e.Class == provider.ClassClient && isContextLength(e):
 		return failover.ContextLength
 	case e.Class == provider.ClassRateLimited:
