@@ -11,6 +11,7 @@ import (
 
 func benchBrownoutCmd(stdout, stderr io.Writer) *cobra.Command {
 	var opt bench.BrownoutOptions
+	var seeds []int64
 	var jsonOnly bool
 	cmd := &cobra.Command{
 		Use:   "brownout",
@@ -29,11 +30,23 @@ Time is compressed by --time-scale (real seconds per provider second);
 every latency printed is provider time. Prints the conditions, a table per
 mode × phase, the upstream requests by account, PASS/FAIL for the bars of
 issue 4 (the exit code does not depend on them) and one JSON line
-{"results":[...]}. Progress lines go to stderr.`,
+{"results":[...]}. Progress lines go to stderr.
+
+With --seeds 1,2,3,4,5, one run per seed, one after the other: each run's
+report under a line naming its seed, then a summary (hedged p99 by run,
+medians, how many runs held each bar), then one JSON line per run,
+{"seed":N,"results":[...]}, and a summary line {"summary":{...}}.`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			if !jsonOnly {
 				opt.Progress = stderr
+			}
+			if len(seeds) == 1 {
+				opt.Seed = seeds[0]
+			}
+			if len(seeds) > 1 {
+				rep, err := bench.BrownoutSeeds(cmd.Context(), opt, seeds)
+				return printReport(rep, err, jsonOnly, stdout)
 			}
 			return benchBrownout(cmd.Context(), opt, jsonOnly, stdout)
 		},
@@ -43,7 +56,9 @@ issue 4 (the exit code does not depend on them) and one JSON line
 	f.Float64Var(&opt.Rate, "rate", bench.DefaultBrownoutRate, "arrivals per provider minute")
 	f.Float64Var(&opt.TimeScale, "time-scale", bench.DefaultBrownoutTimeScale, "real seconds per provider second (0.1: ten times faster)")
 	f.Int64Var(&opt.Seed, "seed", 1, "seed of the workload and the simulator")
-	f.BoolVar(&jsonOnly, "json", false, "print only the JSON line")
+	f.Int64SliceVar(&seeds, "seeds", nil, "run once per seed, one after the other, and summarize (e.g. 1,2,3,4,5)")
+	f.BoolVar(&jsonOnly, "json", false, "print only the JSON line(s)")
+	cmd.MarkFlagsMutuallyExclusive("seed", "seeds")
 	return cmd
 }
 

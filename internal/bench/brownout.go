@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/llmux/llmux/internal/config"
+	"github.com/llmux/llmux/internal/failover"
 )
 
 // BrownoutOptions configure a brownout run (`llmux bench brownout`).
@@ -83,8 +84,11 @@ type brownoutMode struct {
 	slug        string // in simulator key names
 	strategy    string
 	maxAttempts int
-	firstToken  time.Duration // 0: no first-token timeout
-	hedge       *config.Hedge
+	// retries is routes[].retries: how often one deployment is tried
+	// again after a 5xx, a reset or a timeout (see brownoutModes).
+	retries    int
+	firstToken time.Duration // 0: no first-token timeout
+	hedge      *config.Hedge
 }
 
 // Settings of the modes, provider time.
@@ -94,12 +98,19 @@ const (
 	brownoutBudget     = 0.1
 )
 
+// brownoutModes are the three gateways. Retries are set, not left to the
+// gateway's default: no-failover makes one upstream request per client
+// request (with the default of one retry it would try the same
+// deployment twice, a failover of its own); the failover modes take the
+// default, one retry of the same deployment, so that they show what a
+// route configured with no more than max_attempts does.
 var brownoutModes = []brownoutMode{
-	{name: ModeNoFailover, slug: "nofailover", strategy: config.StrategyRoundRobin, maxAttempts: 1},
+	{name: ModeNoFailover, slug: "nofailover", strategy: config.StrategyRoundRobin, maxAttempts: 1, retries: 0},
 	{name: ModeFailover, slug: "failover", strategy: config.StrategyRoundRobin, maxAttempts: len(brownoutAccounts),
-		firstToken: brownoutFirstToken},
+		retries: failover.DefaultRetries, firstToken: brownoutFirstToken},
 	{name: ModeHedge, slug: "hedge", strategy: config.StrategyLatency, maxAttempts: len(brownoutAccounts),
-		firstToken: brownoutFirstToken, hedge: &config.Hedge{After: brownoutHedgeAfter, P95: true, Budget: brownoutBudget}},
+		retries: failover.DefaultRetries, firstToken: brownoutFirstToken,
+		hedge: &config.Hedge{After: brownoutHedgeAfter, P95: true, Budget: brownoutBudget}},
 }
 
 // MaxBrownoutP99Ratio is the bar: with hedging, p99 during the brownout

@@ -3,6 +3,7 @@ package bench
 import (
 	"bytes"
 	"context"
+	"encoding/json"
 	"errors"
 	"net/http"
 	"net/http/httptest"
@@ -313,5 +314,84 @@ func TestPathOf(t *testing.T) {
 		if got := pathOf(c.hops); got != c.want {
 			t.Errorf("%s: %d, want %d", c.name, got, c.want)
 		}
+	}
+}
+
+// fakeBrownout is a report with every row and bar, without a run: seed
+// s, hedged p99 healthy and brownout as given.
+func fakeBrownout(seed int64, healthyP99, brownoutP99 float64) *BrownoutReport {
+	rep := &BrownoutReport{Conditions: BrownoutConditions{Seed: seed, LoadAvgStart: "0.50 0.40 0.30 1/99 123", LoadAvgEnd: "0.70 0.50 0.40 1/99 124"}}
+	for _, m := range []string{ModeNoFailover, ModeFailover, ModeHedge} {
+		for _, p := range brownoutPhases {
+			r := BrownoutRow{OK: 100, Hedges: 5}
+			r.Mode, r.Phase, r.Requests, r.SuccessRate, r.P99MS = m, p, 100, 1, healthyP99
+			if m == ModeHedge && p == PhaseBrownout {
+				r.P99MS = brownoutP99
+			}
+			rep.Rows = append(rep.Rows, r)
+		}
+	}
+	rep.Bars = brownoutBars(rep.Rows)
+	return rep
+}
+
+// TestBrownoutSeries checks the series' summary and JSON lines: one per
+// run with its seed, then the summary with the bars' tally and the
+// medians.
+func TestBrownoutSeries(t *testing.T) {
+	s := &BrownoutSeries{Reports: []*BrownoutReport{
+		fakeBrownout(1, 3000, 4000), fakeBrownout(2, 3000, 9000), fakeBrownout(3, 3000, 3600),
+	}}
+	var text bytes.Buffer
+	if err := s.WriteText(&text); err != nil {
+		t.Fatal(err)
+	}
+	for _, want := range []string{
+		"=== seed 1 (run 1 of 3) ===", "=== seed 3 (run 3 of 3) ===", "=== summary: 3 runs, seeds 1, 2, 3",
+		"MISS  2 of 3  failover+latency+hedge: brownout p99 <= 1.5x healthy p99",
+		"HELD  3 of 3  failover, outage: success 100%", "0.50 -> 0.70", "13 of 13", "12 of 13",
+	} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("text lacks %q:\n%s", want, text.String())
+		}
+	}
+	if !regexp.MustCompile(`(?m)^ *median +3000ms +4000ms +1\.33x`).MatchString(text.String()) {
+		t.Errorf("no median line of 3000ms, 4000ms, 1.33x:\n%s", text.String())
+	}
+	var out bytes.Buffer
+	if err := s.WriteJSON(&out); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("%d JSON lines, want one per run and a summary:\n%s", len(lines), out.String())
+	}
+	for i, l := range lines[:3] {
+		var run struct {
+			Seed    int64            `json:"seed"`
+			Results []map[string]any `json:"results"`
+		}
+		if err := json.Unmarshal([]byte(l), &run); err != nil || run.Seed != int64(i+1) || len(run.Results) != 12 {
+			t.Errorf("line %d: seed %d, %d results, err %v: %s", i, run.Seed, len(run.Results), err, l)
+		}
+	}
+	var sum struct {
+		Summary struct {
+			Seeds  []int64          `json:"seeds"`
+			Bars   []BarTally       `json:"bars"`
+			Median []BrownoutResult `json:"median"`
+		} `json:"summary"`
+	}
+	if err := json.Unmarshal([]byte(lines[3]), &sum); err != nil {
+		t.Fatal(err)
+	}
+	if !slices.Equal(sum.Summary.Seeds, []int64{1, 2, 3}) || len(sum.Summary.Bars) != 13 || len(sum.Summary.Median) != 12 {
+		t.Fatalf("summary %+v", sum.Summary)
+	}
+	if b := sum.Summary.Bars[8]; b.Held != 2 || b.Runs != 3 {
+		t.Errorf("p99 bar %+v, want held 2 of 3", b)
+	}
+	if m := sum.Summary.Median[9]; m.Mode != ModeHedge || m.Phase != PhaseBrownout || m.P99MS != 4000 {
+		t.Errorf("median hedge brownout %+v, want p99 4000", m)
 	}
 }

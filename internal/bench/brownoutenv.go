@@ -204,8 +204,9 @@ func brownoutConfig(m int, simURL string) (*config.Config, error) {
 		RateLimit:    config.RateLimit{Backend: config.BackendMemory, Replicas: 1, QueueSize: 10000},
 		Keys:         []config.Key{{Name: "bench", Key: brownoutClientID}},
 	}
+	retries := mode.retries
 	route := config.Route{Name: brownoutRoute, Strategy: mode.strategy, MaxAttempts: mode.maxAttempts,
-		Timeouts: config.Timeouts{FirstToken: mode.firstToken}}
+		Retries: &retries, Timeouts: config.Timeouts{FirstToken: mode.firstToken}}
 	if mode.hedge != nil {
 		h := *mode.hedge
 		route.Hedge = &h

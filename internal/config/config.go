@@ -229,10 +229,11 @@ type Route struct {
 	// second deployment too; the first to answer wins.
 	Hedge *Hedge `yaml:"hedge"`
 	// Retries is how many times one deployment is tried again, after
-	// RetryBackoff, when it failed with a 5xx, a transport error or a
-	// timeout before the client saw a byte, or with a 429 whose
-	// Retry-After is at most RetryAfterMax. Default 1; 0: never the same
-	// deployment twice in a row. Other 4xx are never retried unchanged.
+	// RetryBackoff, when it failed with a 5xx or a transport error before
+	// the client saw a byte, or with a 429 whose Retry-After is at most
+	// RetryAfterMax. Default 1; 0: never the same deployment twice in a
+	// row. A first-token timeout moves on at once; other 4xx are never
+	// retried unchanged.
 	Retries *int `yaml:"retries"`
 	// RetryAfterMax is the longest upstream Retry-After a request waits
 	// out to retry the same deployment; a longer one moves on at once.

@@ -39,12 +39,16 @@ func (t Timeouts) Merge(o Timeouts) Timeouts {
 // Hedge configures hedged requests on a route.
 type Hedge struct {
 	// After is how long to wait for the first token before hedging. With
-	// P95 it is used until a deployment has enough samples.
+	// P95 it is used until a deployment has enough samples, and it caps
+	// the wait for a deployment in trouble (its last outcome failed, or
+	// another request to it is late right now).
 	After time.Duration `yaml:"after"`
 	// P95 waits for the deployment's own 95th-percentile time to first
 	// token instead, once it has samples.
 	P95 bool `yaml:"p95"`
 	// Budget caps hedges at this fraction of the route's requests over a
-	// sliding minute (0.1 = at most 10% extra upstream requests).
+	// sliding minute (0.1 = at most 10% extra upstream requests). Routine
+	// hedges use at most half of it, so the rest is there to rescue
+	// requests stuck on a deployment in trouble.
 	Budget float64 `yaml:"budget"`
 }

@@ -12,11 +12,15 @@
 //   - A 429 whose Retry-After is at most Policy.RetryAfterMax is waited
 //     out and the same deployment is tried again, while retries last; a
 //     429 without Retry-After, or with a longer one, moves on at once.
-//   - A 5xx, 408, 409, a transport error or a timeout is retried on the
-//     same deployment Policy.Retries times, after a jittered exponential
-//     backoff (Policy.Backoff × 2^(n-1), capped at 2 s, times 0.5–1; a
-//     floor of 100 ms when no backoff is configured, so a deployment that
-//     just failed is not hit again in the same millisecond).
+//   - A 5xx, 408, 409 or a transport error (reset, refused, garbage) is
+//     retried on the same deployment Policy.Retries times, after a
+//     jittered exponential backoff (Policy.Backoff × 2^(n-1), capped at
+//     2 s, times 0.5–1; a floor of 100 ms when no backoff is configured,
+//     so a deployment that just failed is not hit again in the same
+//     millisecond).
+//   - A timeout (no first token in time) moves on at once: a deployment
+//     that slow is likely to be as slow again, and a retry would cost a
+//     second full timeout.
 //   - A context-length refusal leaves the route: the request goes to the
 //     route's context_fallbacks (else its fallbacks); the same request is
 //     never resent unchanged to a window it does not fit.

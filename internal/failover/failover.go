@@ -112,10 +112,14 @@ func (p Policy) Decide(f Failure, retried int, rand func() float64) Decision {
 			return Decision{Action: Same, Wait: f.RetryAfter}
 		}
 		return Decision{Action: Next}
-	case Transport, Timeout, Server:
+	case Transport, Server:
 		if canRetry {
 			return Decision{Action: Same, Wait: p.backoff(retried+1, rand)}
 		}
+		return Decision{Action: Next}
+	case Timeout:
+		// A deployment too slow for the first-token timeout is likely to
+		// be as slow again: another one answers sooner.
 		return Decision{Action: Next}
 	case ContextLength:
 		return Decision{Action: LeaveRoute}

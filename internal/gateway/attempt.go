@@ -464,6 +464,13 @@ func watchdogCause(actx, ctx context.Context, err error) error {
 	return cause
 }
 
+// firstTokenTimeout is the attempt's first-token bound on the gateway's
+// clock (timeoutsFor's is in real time), as a TTFT sample for a
+// deployment whose first token never came.
+func (g *Gateway) firstTokenTimeout(route string, dep *config.Deployment) time.Duration {
+	return g.cfgRoute(route).Timeouts.Merge(dep.Timeouts).FirstToken
+}
+
 // timeoutsFor merges the route's and the deployment's timeouts.
 func (g *Gateway) timeoutsFor(route string, dep *config.Deployment) timeouts {
 	t := g.cfgRoute(route).Timeouts.Merge(dep.Timeouts)
@@ -488,7 +495,7 @@ func (g *Gateway) sendFailed(ctx context.Context, c *call, up *upstream, res rat
 	if errors.Is(pe.Err, errFirstTokenTimeout) {
 		// A deployment whose first token never comes must look slow to
 		// the latency strategy, not unsampled.
-		g.health.ObserveTTFT(name, g.timeoutsFor(c.serving, up.dep).firstToken)
+		g.health.ObserveTTFT(name, g.firstTokenTimeout(c.serving, up.dep))
 	}
 	switch {
 	case pe.Class == provider.ClassRateLimited:

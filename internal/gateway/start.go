@@ -149,7 +149,7 @@ func (g *Gateway) start(ctx context.Context, c *call, up *upstream, res ratelimi
 		pe := &provider.Error{Account: up.dep.Account, Class: provider.ClassRetryable, Err: err}
 		g.recordFailure(name, pe)
 		if errors.Is(err, errFirstTokenTimeout) {
-			g.health.ObserveTTFT(name, g.timeoutsFor(c.serving, up.dep).firstToken)
+			g.health.ObserveTTFT(name, g.firstTokenTimeout(c.serving, up.dep))
 		}
 		return nil, attemptResult{failure: attemptFailure{deployment: name, err: pe}}
 	}
