@@ -49,6 +49,11 @@ type LimitsOptions struct {
 	// config's default); for LimitsOverload 2s and 0, the second for
 	// comparison. Limits takes one only.
 	QueueTargets []time.Duration
+	// KillAt and DownFor time LimitsRedisLoss's outage, in clock time:
+	// redis-server is killed KillAt after the phase starts and restarted,
+	// empty, DownFor later. Defaults 2m30s and 2m40s; the other runs
+	// ignore them.
+	KillAt, DownFor time.Duration
 	// RedisServer is the redis-server binary; empty means "redis-server"
 	// on PATH. It is started on a free loopback port for the run and
 	// killed at its end.
@@ -73,6 +78,17 @@ const (
 	DefaultOverloadLoad    = 1.5
 )
 
+// Defaults of LimitsOptions for LimitsRedisLoss: issue 12's Redis loss,
+// three replicas at 1.5× for 7 clock minutes, Redis killed 2m30s in for
+// 2m40s.
+const (
+	DefaultRedisLossPhase    = 7 * time.Minute
+	DefaultRedisLossLoad     = 1.5
+	DefaultRedisLossReplicas = 3
+	DefaultRedisLossKillAt   = 150 * time.Second
+	DefaultRedisLossDownFor  = 160 * time.Second
+)
+
 // DefaultLoads and DefaultReplicas are the defaults of LimitsOptions.
 var (
 	DefaultLoads    = []float64{0.8, 1.0, 1.5}
@@ -83,16 +99,34 @@ var (
 // machine falls on both alike.
 var limitsStrategies = []string{StrategyLLMux, StrategyRoundRobin}
 
-// withDefaults fills in the defaults: Limits's, or LimitsOverload's when
-// overload is set.
-func (o LimitsOptions) withDefaults(overload bool) LimitsOptions {
+// limitsRun names the runs that take LimitsOptions, whose defaults
+// differ.
+type limitsRun int
+
+const (
+	runLimits    limitsRun = iota // Limits
+	runOverload                   // LimitsOverload
+	runRedisLoss                  // LimitsRedisLoss
+)
+
+// withDefaults fills in the defaults of run.
+func (o LimitsOptions) withDefaults(run limitsRun) LimitsOptions {
 	if o.Speedup == 0 {
 		o.Speedup = DefaultSpeedup
 	}
 	phase, maxWait, loads, replicas, targets := DefaultPhase, DefaultMaxWait, DefaultLoads, DefaultReplicas, []time.Duration{DefaultQueueTarget}
-	if overload {
+	switch run {
+	case runOverload:
 		phase, maxWait, loads, replicas = DefaultOverloadPhase, DefaultOverloadMaxWait, []float64{DefaultOverloadLoad}, []int{1}
 		targets = []time.Duration{DefaultQueueTarget, 0}
+	case runRedisLoss:
+		phase, loads, replicas = DefaultRedisLossPhase, []float64{DefaultRedisLossLoad}, []int{DefaultRedisLossReplicas}
+		if o.KillAt == 0 {
+			o.KillAt = DefaultRedisLossKillAt
+		}
+		if o.DownFor == 0 {
+			o.DownFor = DefaultRedisLossDownFor
+		}
 	}
 	if o.Phase == 0 {
 		o.Phase = phase
@@ -151,7 +185,7 @@ func (o LimitsOptions) validate() error {
 // everything it started (servers, redis-server, goroutines) before it
 // returns; if ctx ends first it returns ctx's error.
 func Limits(ctx context.Context, opt LimitsOptions) (*LimitsReport, error) {
-	opt = opt.withDefaults(false)
+	opt = opt.withDefaults(runLimits)
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}
@@ -216,6 +250,9 @@ type LimitsConditions struct {
 	MaxWait                        time.Duration   // the llmux route's max_wait
 	QueueTargets                   []time.Duration // the llmux route's queue_target values
 	Overload                       bool            // a LimitsOverload run
+	RedisLoss                      bool            // a LimitsRedisLoss run
+	KillAt, DownFor                time.Duration   // its outage
+	Seeds                          []int64         // its seeds
 	Redis                          string          // empty when no phase used Redis
 	MeanPrompt, MeanMaxTokens      float64
 	MeanOutput                     float64

@@ -73,16 +73,21 @@ type phaseEnv struct {
 	warns   *warnCounter
 	// refusals records the simulator's 429s by account and limit.
 	refusals *refusals
+	// degraded records when each replica's Resilient limited locally.
+	degraded *degradedLog
 }
 
 // phaseSpec says what a phase runs. maxWait and queueTarget are the
 // llmux route's (clock time); the round-robin baseline has no queue.
+// outage, if not nil, kills and restarts the shared Redis during the
+// phase.
 type phaseSpec struct {
 	replicas    int
 	strategy    string
 	load        float64
 	maxWait     time.Duration
 	queueTarget time.Duration
+	outage      *redisOutage
 }
 
 // startPhase starts a phase's simulator and gateways. redisAddr is the
@@ -90,6 +95,7 @@ type phaseSpec struct {
 // phase's keys in it.
 func startPhase(spec phaseSpec, speedup float64, seed int64, redisAddr, prefix string) (*phaseEnv, error) {
 	e := &phaseEnv{clock: newSimClock(speedup), warns: &warnCounter{}}
+	e.degraded = newDegradedLog(e.clock)
 	s, err := sim.New(sim.Config{Seed: seed, TimeScale: 1 / speedup, Latency: limitsLatency, Keys: simKeys(), Now: e.clock.Now})
 	if err != nil {
 		return nil, fmt.Errorf("bench: simulator: %w", err)
@@ -125,20 +131,32 @@ func startPhase(spec phaseSpec, speedup float64, seed int64, redisAddr, prefix s
 // limiter gives one replica its limiter: a fresh in-process Memory for a
 // single replica; for several, Redis shared by all of them (through
 // Resilient, as `llmux serve` does), on the phase's clock rather than
-// Redis's TIME so that Redis and the simulator agree on time.
+// Redis's TIME so that Redis and the simulator agree on time. Resilient's
+// switches to local limiting and back are recorded in e.degraded.
 func (e *phaseEnv) limiter(opts *gateway.Options, replicas int, redisAddr, prefix string) {
 	if replicas <= 1 {
 		opts.Limiter = ratelimit.NewMemory(e.clock.Now)
 		return
 	}
 	c := redis.NewClient(&redis.Options{Addr: redisAddr, DialTimeout: time.Second,
-		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond, PoolSize: 64, MaxRetries: -1})
+		ReadTimeout: 500 * time.Millisecond, WriteTimeout: 500 * time.Millisecond,
+		PoolSize: benchRedisPool, MaxRetries: -1, DialerRetries: 1}) // as `llmux serve`, but the pool size
 	e.redis = append(e.redis, c)
 	store := ratelimit.NewRedis(c, prefix)
 	store.Now = e.clock.Now
-	res := ratelimit.NewResilient(store, replicas, slog.New(e.warns), e.clock.Now)
+	res := ratelimit.NewResilient(store, replicas, slog.New(e.degraded.replica(e.warns)), e.clock.Now)
 	opts.Limiter, opts.LimiterStatus = res, res
 }
+
+// benchRedisPool is the replicas' Redis pool size. `llmux serve` uses 64,
+// but go-redis stops dialling after pool-size failed dials in a row and
+// then tries once a real second until a dial succeeds. In a Redis outage
+// (bench limits --redis-loss) Resilient probes once a clock second, so 64
+// failed dials come after about a minute, and a real second is 30 clock
+// seconds here: the replicas would come back up to 30 s after Redis, where
+// in production they come back within about 2 s. 1024 dials is an outage
+// of some 17 clock minutes.
+const benchRedisPool = 1024
 
 func simKeys() []sim.Key {
 	var keys []sim.Key
@@ -201,14 +219,22 @@ func (e *phaseEnv) serve(h http.Handler) (string, error) {
 }
 
 // close stops the gateways, then the simulator, and waits for them.
+//
+// The simulator (servers[0]) is closed rather than shut down: once the
+// gateways have stopped nothing is waiting for it, and the gateways'
+// transports may hold connections to it that were dialled and never
+// used, which Shutdown waits 5 seconds for.
 func (e *phaseEnv) close() error {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var errs []error
-	for i := len(e.servers) - 1; i >= 0; i-- { // gateways first, the simulator last
+	for i := len(e.servers) - 1; i >= 1; i-- {
 		if err := e.servers[i].Shutdown(ctx); err != nil {
 			errs = append(errs, err)
 		}
+	}
+	if len(e.servers) > 0 {
+		errs = append(errs, e.servers[0].Close())
 	}
 	e.serving.Wait()
 	for _, c := range e.redis {

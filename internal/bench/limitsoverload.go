@@ -24,7 +24,7 @@ import (
 // Zero fields of opt take LimitsOverload's defaults; QueueTargets may hold
 // several values. It stops everything it started before it returns.
 func LimitsOverload(ctx context.Context, opt LimitsOptions) (*OverloadReport, error) {
-	opt = opt.withDefaults(true)
+	opt = opt.withDefaults(runOverload)
 	if err := opt.validate(); err != nil {
 		return nil, err
 	}

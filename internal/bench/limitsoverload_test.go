@@ -70,12 +70,12 @@ func TestLimitsOverloadReport(t *testing.T) {
 // TestLimitsOptionDefaults pins the defaults of the two runs: the limits
 // run keeps issue 3's settings, the overload run is issue 12's.
 func TestLimitsOptionDefaults(t *testing.T) {
-	o := LimitsOptions{}.withDefaults(false)
+	o := LimitsOptions{}.withDefaults(runLimits)
 	if o.Phase != 4*time.Minute || o.MaxWait != 20*time.Second || !slices.Equal(o.Loads, []float64{0.8, 1, 1.5}) ||
 		!slices.Equal(o.Replicas, []int{1, 3}) || !slices.Equal(o.QueueTargets, []time.Duration{2 * time.Second}) {
 		t.Errorf("limits defaults %+v", o)
 	}
-	o = LimitsOptions{}.withDefaults(true)
+	o = LimitsOptions{}.withDefaults(runOverload)
 	if o.Phase != 8*time.Minute || o.MaxWait != time.Minute || !slices.Equal(o.Loads, []float64{1.5}) ||
 		!slices.Equal(o.Replicas, []int{1}) || !slices.Equal(o.QueueTargets, []time.Duration{2 * time.Second, 0}) {
 		t.Errorf("overload defaults %+v", o)

@@ -42,8 +42,8 @@ func runPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []ben
 	return measure(rec), nil
 }
 
-// recordPhase runs one phase on a fresh environment and returns what it
-// recorded.
+// recordPhase runs one phase on a fresh environment, with its Redis
+// outage if it has one, and returns what it recorded.
 func recordPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []benchRequest, redisAddr string) (rec phaseRecord, err error) {
 	prefix := fmt.Sprintf("llmux-bench:%d:", time.Now().UnixNano()) // fresh limiter state per phase
 	e, err := startPhase(spec, opt.Speedup, opt.Seed, redisAddr, prefix)
@@ -61,7 +61,10 @@ func recordPhase(ctx context.Context, spec phaseSpec, opt LimitsOptions, reqs []
 	d := &driver{env: e, client: client, tally: newTally(), drain: drainLimit(spec.maxWait)}
 	rec = phaseRecord{spec: spec, tally: d.tally, start: e.clock.Now(), window: opt.Phase}
 	e.refusals.markStart(rec.start)
-	if rec.atWindowEnd, err = d.run(ctx, reqs, rec.start, opt.Phase); err != nil {
+	waitOutage := spec.outage.start(ctx, e, rec.start)
+	rec.atWindowEnd, err = d.run(ctx, reqs, rec.start, opt.Phase)
+	rec.outage, rec.degraded = waitOutage(err != nil), e.degraded.copySpans()
+	if err = errors.Join(err, rec.outage.err); err != nil {
 		return rec, err
 	}
 	rec.end = e.sim.Stats()
@@ -177,10 +180,10 @@ func (d *driver) send(ctx context.Context, url string, r *benchRequest) {
 	case err != nil:
 		d.tally.failed(ctx, fmt.Sprintf("read body after status %d: %v", resp.StatusCode, err))
 	case resp.StatusCode == http.StatusOK && bytes.Contains(body, []byte(`"choices"`)):
-		d.tally.served(queued, resp.Header.Get("x-llmux-deployment"), elapsed)
+		d.tally.served(r, queued, resp.Header.Get("x-llmux-deployment"), elapsed)
 	case resp.StatusCode == http.StatusTooManyRequests && bytes.Contains(body, shedMarker):
 		retry, _ := strconv.ParseInt(resp.Header.Get("retry-after-ms"), 10, 64)
-		d.tally.shedOne(elapsed, time.Duration(retry)*time.Millisecond, r.long)
+		d.tally.shedOne(r, elapsed, time.Duration(retry)*time.Millisecond)
 	default:
 		d.tally.clientError(fmt.Sprintf("status %d: %s", resp.StatusCode, clip(body, 200)))
 	}
@@ -199,7 +202,10 @@ type tally struct {
 	shedReal   []time.Duration // how long sheds took, real time
 	retryAfter []time.Duration // the sheds' retry-after-ms, clock time
 	shedLong   int             // sheds of long prompts (mixLong)
-	cutAtDrain atomic.Bool
+	// servedAt and shedAt are the arrivals (clock time after the phase
+	// start) of the served and the shed requests.
+	servedAt, shedAt []time.Duration
+	cutAtDrain       atomic.Bool
 }
 
 // ended is how long a request took until its whole answer was read, in
@@ -208,20 +214,22 @@ type ended struct{ real, clock time.Duration }
 
 func newTally() *tally { return &tally{errKinds: map[string]int{}, byDep: map[string]int{}} }
 
-func (t *tally) served(queuedMS int64, dep string, took ended) {
+func (t *tally) served(r *benchRequest, queuedMS int64, dep string, took ended) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.ok++
+	t.servedAt = append(t.servedAt, r.at)
 	t.queueMS = append(t.queueMS, time.Duration(queuedMS)*time.Millisecond)
 	t.latency = append(t.latency, took.clock)
 	t.byDep[dep]++
 }
 
-func (t *tally) shedOne(took ended, retryAfter time.Duration, long bool) {
+func (t *tally) shedOne(r *benchRequest, took ended, retryAfter time.Duration) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	t.shed++
-	if long {
+	t.shedAt = append(t.shedAt, r.at)
+	if r.long {
 		t.shedLong++
 	}
 	t.shedReal = append(t.shedReal, took.real)

@@ -24,6 +24,8 @@ var ErrNoRedisServer = errors.New("redis-server not found")
 type redisProc struct {
 	addr    string
 	version string
+	path    string // the binary
+	port    int
 	cmd     *exec.Cmd
 	exited  chan struct{}
 	out     *syncBuffer
@@ -53,7 +55,19 @@ func tryRedis(ctx context.Context, path string) (*redisProc, error) {
 	if err != nil {
 		return nil, err
 	}
-	p := &redisProc{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), exited: make(chan struct{}), out: &syncBuffer{}}
+	return startRedisOn(ctx, path, port)
+}
+
+// restart starts a new, empty redis-server on the port of p, which must
+// have stopped, and returns it: clients of p reconnect to it.
+func (p *redisProc) restart(ctx context.Context) (*redisProc, error) {
+	return startRedisOn(ctx, p.path, p.port)
+}
+
+// startRedisOn starts redis-server on port and waits until it answers.
+func startRedisOn(ctx context.Context, path string, port int) (*redisProc, error) {
+	p := &redisProc{addr: net.JoinHostPort("127.0.0.1", strconv.Itoa(port)), path: path, port: port,
+		exited: make(chan struct{}), out: &syncBuffer{}}
 	p.cmd = exec.Command(path, "--port", strconv.Itoa(port), "--bind", "127.0.0.1",
 		"--save", "", "--appendonly", "no")
 	p.cmd.Stdout, p.cmd.Stderr = p.out, p.out
@@ -71,17 +85,15 @@ func tryRedis(ctx context.Context, path string) (*redisProc, error) {
 // waitReady polls until this process answers PING (another server may
 // hold the port), it exits, or the timeout passes.
 func (p *redisProc) waitReady(ctx context.Context, timeout time.Duration) error {
-	c := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1, DialTimeout: time.Second})
-	defer c.Close()
 	deadline := time.Now().Add(timeout)
-	tick := time.NewTicker(20 * time.Millisecond) // polling a child process
+	// Polling a child process, often: a restart in a Redis-loss phase
+	// is timed on a clock 30 times faster than this one.
+	tick := time.NewTicker(5 * time.Millisecond)
 	defer tick.Stop()
 	for {
-		if info, err := c.InfoMap(ctx, "server").Result(); err == nil {
-			if s := info["Server"]; s["process_id"] == strconv.Itoa(p.cmd.Process.Pid) {
-				p.version = s["redis_version"]
-				return nil
-			}
+		if version, ok := p.answers(ctx); ok {
+			p.version = version
+			return nil
 		}
 		select {
 		case <-p.exited:
@@ -94,6 +106,21 @@ func (p *redisProc) waitReady(ctx context.Context, timeout time.Duration) error 
 			return fmt.Errorf("no answer within %s", timeout)
 		}
 	}
+}
+
+// answers reports whether this process answers on its address, and its
+// version. Each call has its own client: go-redis stops dialling for a
+// second after as many failed dials as its pool size, and waiting for
+// the server to listen fails every dial until it does.
+func (p *redisProc) answers(ctx context.Context) (version string, ok bool) {
+	c := redis.NewClient(&redis.Options{Addr: p.addr, MaxRetries: -1, DialerRetries: 1, DialTimeout: time.Second})
+	defer c.Close()
+	info, err := c.InfoMap(ctx, "server").Result()
+	if err != nil {
+		return "", false
+	}
+	s := info["Server"]
+	return s["redis_version"], s["process_id"] == strconv.Itoa(p.cmd.Process.Pid)
 }
 
 // stop kills the process and waits until it has exited.

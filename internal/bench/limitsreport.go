@@ -103,6 +103,10 @@ type phaseRecord struct {
 	firstWarning     string
 	refused          map[string]string // by account, from refusals.describe
 	shedReasons      map[string]int64  // llmux_queue_shed_total by reason, over the replicas
+	// outage is what a Redis-loss phase's outage recorded; degraded, per
+	// replica sharing Redis, when it limited locally.
+	outage   outageRecord
+	degraded [][]degradedSpan
 }
 
 // measure turns a phase's record into its result.
@@ -235,9 +239,12 @@ func (r *LimitsReport) WriteText(w io.Writer) error {
 // write writes the conditions, the accounts and the loads, and for a
 // Limits run the definitions of its table.
 func (c *LimitsConditions) write(b *strings.Builder) {
-	if c.Overload {
+	switch {
+	case c.Overload:
 		fmt.Fprintln(b, "llmux bench limits --overload: the queue's standing delay under sustained overload, with and without queue_target")
-	} else {
+	case c.RedisLoss:
+		fmt.Fprintln(b, "llmux bench limits --redis-loss: provider 429s while the replicas' shared Redis is killed and restarted empty")
+	default:
 		fmt.Fprintln(b, "llmux bench limits: upstream 429s and capacity used, llmux against naive round-robin")
 	}
 	tw := tabwriter.NewWriter(b, 0, 0, 2, ' ', 0)
@@ -250,12 +257,16 @@ func (c *LimitsConditions) write(b *strings.Builder) {
 		c.Phase, drainLimit(c.MaxWait))
 	fmt.Fprintf(tw, "latency\ttime to first token log-normal, median %s, p99 %s, cap %s; then %g tokens/s\n",
 		limitsLatency.TTFTMedian, limitsLatency.TTFTP99, limitsLatency.TTFTMax, limitsLatency.TokensPerSecond)
-	fmt.Fprintf(tw, "workload\tOpenAI chat, non-streaming, system + user message of English prose; prompts %.0f%% %d-%d tokens, %.0f%% %d-%d (uniform, as the simulator counts: bytes/4 + 3 per message + 3); max_tokens uniform over %v; seed %d\n",
-		100*(1-mixLongShare), mixShort[0], mixShort[1], 100*mixLongShare, mixLong[0], mixLong[1], mixMaxTokens, c.Seed)
+	fmt.Fprintf(tw, "workload\tOpenAI chat, non-streaming, system + user message of English prose; prompts %.0f%% %d-%d tokens, %.0f%% %d-%d (uniform, as the simulator counts: bytes/4 + 3 per message + 3); max_tokens uniform over %v; %s\n",
+		100*(1-mixLongShare), mixShort[0], mixShort[1], 100*mixLongShare, mixLong[0], mixLong[1], mixMaxTokens, c.seedsText())
 	fmt.Fprintf(tw, "\tmean prompt %.1f, mean max_tokens %.1f, mean reply %.1f tokens\n", c.MeanPrompt, c.MeanMaxTokens, c.MeanOutput)
 	fmt.Fprintf(tw, "llmux\troute %q: round-robin over the 4 deployments, each with its account's limits; max_wait %s, queue_target %s; 1 replica: in-memory limiter; more: Redis through Resilient(replicas=N), clients spread requests over the replicas in turn\n",
 		limitsRoute, c.MaxWait, targetsText(c.QueueTargets))
-	if !c.Overload {
+	if c.RedisLoss {
+		fmt.Fprintf(tw, "outage\tredis-server killed (SIGKILL) %s into each phase; %s later a new, empty one started on the same port (the replicas' clients reconnect)\n",
+			c.KillAt, c.DownFor)
+	}
+	if !c.Overload && !c.RedisLoss {
 		fmt.Fprintf(tw, "round-robin\tthe same gateway without limits or queue: round-robin, failing over to the next deployment on an upstream 429 (and cooling it down for retry-after)\n")
 	}
 	if c.Redis != "" {
@@ -278,7 +289,7 @@ func (c *LimitsConditions) write(b *strings.Builder) {
 		loads = append(loads, fmt.Sprintf("%gx = %.1f/min", l, l*c.CapacityPerMinute))
 	}
 	fmt.Fprintf(b, "loads: %s\n", strings.Join(loads, ", "))
-	if c.Overload {
+	if c.Overload || c.RedisLoss {
 		return
 	}
 	fmt.Fprintf(b, "\ndefinitions\n")
@@ -287,6 +298,19 @@ func (c *LimitsConditions) write(b *strings.Builder) {
 	fmt.Fprintf(b, "client errors: answers other than 200 and llmux's own 429 (so 429s passing on upstream 429s count),\n  transport errors, requests cut at the drain limit\n")
 	fmt.Fprintf(b, "shed: llmux's own 429 (%s)\n", shedDefinition)
 	fmt.Fprintf(b, "queue p50/p99: x-llmux-queue-ms over served (200) requests, 0 when not queued, clock ms\n")
+}
+
+// seedsText is "seed N", or for a run over several seeds "seeds 1, 2,
+// 3: one phase each, one after the other".
+func (c *LimitsConditions) seedsText() string {
+	if len(c.Seeds) <= 1 {
+		return fmt.Sprintf("seed %d", c.Seed)
+	}
+	ids := make([]string, len(c.Seeds))
+	for i, s := range c.Seeds {
+		ids[i] = fmt.Sprint(s)
+	}
+	return "seeds " + strings.Join(ids, ", ") + ": one phase each, one after the other"
 }
 
 func (r *LimitsReport) writeReplicas(b *strings.Builder, n int) {

@@ -38,7 +38,8 @@ func isSpace(r rune) bool { return r == ' ' || r == '\t' || r == '\n' || r == '\
 // prefills reports whether c's next attempt on dep continues from a
 // prefill (else it regenerates the answer).
 func (g *Gateway) prefills(c *call, dep *config.Deployment) bool {
-	if c.cont == nil || c.cont.prefill == "" || !c.cont.t.textOnly() {
+	k := c.cont.Load()
+	if k == nil || k.prefill == "" || !k.t.textOnly() {
 		return false
 	}
 	if _, learned := g.noPrefill.Load(dep.Name); learned {

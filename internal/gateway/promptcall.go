@@ -118,7 +118,7 @@ func (g *Gateway) payloadFor(ctx context.Context, c *call, dep *config.Deploymen
 	if aerr != nil || !g.prefills(c, dep) {
 		return p, aerr
 	}
-	return c.cont.prefillPayload(c.f, p, g.cfgRoute(c.serving).Continuation.Instruction)
+	return c.cont.Load().prefillPayload(c.f, p, g.cfgRoute(c.serving).Continuation.Instruction)
 }
 
 // basePayload is the client's body, or the rendering of the prompt's

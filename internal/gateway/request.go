@@ -7,6 +7,7 @@ import (
 	"io"
 	"net/http"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tidwall/gjson"
@@ -66,8 +67,9 @@ type call struct {
 	// back); nil before.
 	cs *clientStream
 	// cont is set once a stream broke mid-answer: the next attempts
-	// continue it.
-	cont *continuation
+	// continue it. Atomic: a hedged attempt still preparing reads it while
+	// the call's goroutine sets it.
+	cont atomic.Pointer[continuation]
 }
 
 func (c *call) note(n string) {

@@ -257,8 +257,8 @@ func (g *Gateway) streamFailed(ctx context.Context, c *call, s *started, u usage
 	rc := g.cfgRoute(c.serving).Continuation
 	t := readTranscript(c.f, cs.recorded())
 	n := 0
-	if c.cont != nil {
-		n = c.cont.n
+	if k := c.cont.Load(); k != nil {
+		n = k.n
 	}
 	c.log.Add(failover.Event{Deployment: name, What: "cut", Detail: failDetail(err), Byte: t.size()})
 	if rc.Mode == config.ContinuationOff || n >= max(rc.Max, 0) && rc.Max != 0 || !t.ok || ctx.Err() != nil {
@@ -266,7 +266,7 @@ func (g *Gateway) streamFailed(ctx context.Context, c *call, s *started, u usage
 		cs.complete(c.log.String(), s.n)
 		return done
 	}
-	c.cont = newContinuation(t, n+1)
+	c.cont.Store(newContinuation(t, n+1))
 	g.metrics.continuations.WithLabelValues(c.serving).Inc()
 	failed.streamBroken, failed.logged = true, true
 	return failed

@@ -43,7 +43,7 @@ var errIncomplete = errors.New("upstream stream ended before its final event")
 func (g *Gateway) relayStream(ctx context.Context, c *call, st *started) (usage, error) {
 	cs := c.cs
 	var dst eventWriter = cs
-	if k := c.cont; k != nil {
+	if k := c.cont.Load(); k != nil {
 		cs.setVault(st.p.pl)
 		mode := spliceRegenerate
 		if g.prefills(c, st.up.dep) {
