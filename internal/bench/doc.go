@@ -4,7 +4,8 @@
 // Overhead measures what llmux adds on the hot path. In one process it
 // starts the provider simulator with no simulated latency, llmux in front
 // of it (through package server, as `llmux serve` does) and, as the yard
-// stick, a bare httputil.ReverseProxy in front of the same simulator. It
+// stick, a bare httputil.ReverseProxy in front of the same simulator
+// (serving in full duplex, see newProxy: golang.org/issue/40747). It
 // then drives the same chat load (non-streaming and streaming) against all
 // three targets:
 //

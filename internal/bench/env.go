@@ -74,21 +74,18 @@ func startEnv(ctx context.Context) (*env, error) {
 		return nil, fmt.Errorf("bench: start llmux: %w", err)
 	}
 	e := &env{srv: srv, proxyDone: make(chan error, 1)}
-	simURL := &url.URL{Scheme: "http", Host: srv.SimAddr}
-	rp := httputil.NewSingleHostReverseProxy(simURL)
-	rp.FlushInterval = -1 // flush every write, as for SSE
 	// The proxy gets the transport llmux uses upstream, so both hops pool
 	// connections alike and only what sits between differs.
 	e.proxyTr = gateway.NewHTTPClient().Transport.(*http.Transport)
-	rp.Transport = e.proxyTr
-	rp.ErrorLog = log.New(io.Discard, "", 0) // failures reach the client as 502 and are counted there
+	errLog := log.New(io.Discard, "", 0) // failures reach the client as 502 and are counted there
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		e.close()
 		return nil, fmt.Errorf("bench: proxy listen: %w", err)
 	}
 	e.proxyAddr = ln.Addr().String()
-	e.proxy = &http.Server{Handler: rp, ReadHeaderTimeout: 30 * time.Second, ErrorLog: rp.ErrorLog}
+	simURL := &url.URL{Scheme: "http", Host: srv.SimAddr}
+	e.proxy = &http.Server{Handler: newProxy(simURL, e.proxyTr, errLog), ReadHeaderTimeout: 30 * time.Second, ErrorLog: errLog}
 	go func() { e.proxyDone <- e.proxy.Serve(ln) }()
 	e.targets, err = e.makeTargets()
 	if err != nil {
@@ -96,6 +93,32 @@ func startEnv(ctx context.Context) (*env, error) {
 		return nil, err
 	}
 	return e, nil
+}
+
+// newProxy returns the bare reverse proxy to upstream over tr, flushing
+// every write as for SSE: the baseline llmux is measured against.
+//
+// It serves in full duplex because the transport reads the request body
+// concurrently with the response: having sent Content-Length bytes, it
+// reads once more to check the body is not longer. An HTTP/1 server by
+// default drains and closes the request body when the handler starts its
+// response, so when the upstream answers fast and that extra read comes
+// late (a busy machine), it fails with "invalid Read on closed Body", and
+// the transport closes the upstream connection under the response it is
+// still relaying: the client gets a 200 stream cut by "unexpected EOF"
+// (golang.org/issue/40747). Full duplex leaves the body open until the
+// handler returns. llmux reads the whole body before it sends upstream,
+// so it never needs this.
+func newProxy(upstream *url.URL, tr http.RoundTripper, errLog *log.Logger) http.Handler {
+	rp := httputil.NewSingleHostReverseProxy(upstream)
+	rp.FlushInterval = -1
+	rp.Transport = tr
+	rp.ErrorLog = errLog
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		// Fails only where requests are full duplex anyway (HTTP/2).
+		_ = http.NewResponseController(w).EnableFullDuplex()
+		rp.ServeHTTP(w, r)
+	})
 }
 
 func (e *env) makeTargets() ([]target, error) {
