@@ -137,6 +137,13 @@ func (p Policy) backoff(n int, rand func() float64) time.Duration {
 	if base <= 0 {
 		base = minBackoff
 	}
+	return Backoff(base, n, rand)
+}
+
+// Backoff is the jittered exponential backoff before the n-th further
+// try (n >= 1): base × 2^(n-1), capped at 2 s, times a random factor in
+// [0.5, 1) from rand.
+func Backoff(base time.Duration, n int, rand func() float64) time.Duration {
 	d := min(base<<min(n-1, 10), maxBackoff)
 	return time.Duration(float64(d) * (0.5 + rand()/2))
 }

@@ -154,6 +154,11 @@ func (p *Pass) wait(ctx context.Context, d time.Duration) error {
 	if p.Wait != nil {
 		return p.Wait(ctx, d)
 	}
+	return Sleep(ctx, d)
+}
+
+// Sleep waits d unless ctx ends first, and then returns ctx's error.
+func Sleep(ctx context.Context, d time.Duration) error {
 	if d <= 0 {
 		return ctx.Err()
 	}

@@ -252,7 +252,7 @@ func (g *Gateway) tryPlan(ctx context.Context, w http.ResponseWriter, c *call, r
 		Used: st.used, Retried: st.retried, Log: &c.log, Rand: rand.Float64,
 		Policy: func(name string) failover.Policy { return g.retryPolicy(route, g.upstreams[name].dep) },
 		Wait: func(ctx context.Context, d time.Duration) error {
-			return sleep(ctx, g.real(d))
+			return failover.Sleep(ctx, g.real(d))
 		},
 	}
 	result := pass.Run(ctx, at)
@@ -340,21 +340,6 @@ func (a *attempter) Try(ctx context.Context, i int, again bool) failover.Tried {
 		t.Failure.RetryAfter = e.RetryAfter
 	}
 	return t
-}
-
-// sleep waits d unless ctx ends first.
-func sleep(ctx context.Context, d time.Duration) error {
-	if d <= 0 {
-		return ctx.Err()
-	}
-	t := time.NewTimer(d)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // failureDetail names an attempt's failure for the attempt log: what
@@ -632,16 +617,7 @@ func (g *Gateway) backoff(ctx context.Context, route string, done int) error {
 	if base <= 0 || done == 0 {
 		return nil
 	}
-	d := min(base<<min(done-1, 10), 2*time.Second)
-	d = time.Duration(float64(d) * (0.5 + rand.Float64()/2))
-	t := time.NewTimer(g.real(d))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
+	return failover.Sleep(ctx, g.real(failover.Backoff(base, done, rand.Float64)))
 }
 
 // breakerAdmits asks the circuit breaker whether a deployment may take this
